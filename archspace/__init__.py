@@ -1,0 +1,15 @@
+"""archspace: design and search hybrid CNN-Transformer vision backbones from genotype files."""
+from archspace.errors import ArchspaceError, GenotypeError
+from archspace.genotype import Genotype, dump_genotype, load_genotype
+
+__version__ = "0.1.0"
+
+
+def build(genotype: Genotype, **kwargs):
+    """Compile a genotype into a torch network (imports torch lazily)."""
+    from archspace.builder import build as _build
+
+    return _build(genotype, **kwargs)
+
+
+__all__ = ["ArchspaceError", "Genotype", "GenotypeError", "build", "dump_genotype", "load_genotype"]

@@ -1,0 +1,119 @@
+"""Block styles: how a stage's mixer and FFN are wired into residual blocks."""
+from __future__ import annotations
+
+import torch
+from timm.layers import DropPath, LayerScale2d
+from torch import nn
+
+from archspace.genotype.plan import BlockPlan
+from archspace.genotype.schema import Stage
+from archspace.genotype.specs.blocks import BottleneckBlock, ConvNeXtBlock, MetaFormerBlock, ResidualBlock, SqueezeExcite
+from archspace.ops.layers import ConvNormAct, act_layer, norm_layer
+from archspace.ops.registry import build_op, register
+
+
+def _layer_scale(channels: int, init: float | None) -> nn.Module:
+    return LayerScale2d(channels, init) if init is not None else nn.Identity()
+
+
+def _drop_path(rate: float) -> nn.Module:
+    return DropPath(rate) if rate > 0 else nn.Identity()
+
+
+def _shortcut(block: BlockPlan, norm: str) -> nn.Module:
+    """Identity, or a 1x1 (strided) conv + norm when the block changes width or resolution (ResNet option B)."""
+    if block.input.channels == block.output.channels and block.stride == 1:
+        return nn.Identity()
+    return ConvNormAct(block.input.channels, block.output.channels, 1, block.stride, norm=norm, act="none")
+
+
+class MetaFormer(nn.Module):
+    """MetaFormer block (Yu et al. Eq. 1-2): x + mixer(norm(x)); x + ffn(norm(x)); optional CPE and layer scale."""
+
+    def __init__(self, spec: MetaFormerBlock, stage: Stage, block: BlockPlan):
+        super().__init__()
+        c = block.input.channels
+        self.cpe = nn.Conv2d(c, c, spec.cpe_kernel, 1, spec.cpe_kernel // 2, groups=c) if spec.cpe_kernel else None
+        self.norm1 = norm_layer(spec.mixer_norm or stage.norm)(c)
+        self.mixer = build_op(stage.mixer, block.mixer)
+        self.ls1 = _layer_scale(c, spec.layer_scale)
+        self.drop_path1 = _drop_path(block.drop_path)
+        self.norm2 = norm_layer(spec.ffn_norm or stage.norm)(c)
+        self.ffn = build_op(stage.ffn, block.ffn)
+        self.ls2 = _layer_scale(c, spec.layer_scale)
+        self.drop_path2 = _drop_path(block.drop_path)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.cpe is not None:
+            x = x + self.cpe(x)
+        x = x + self.drop_path1(self.ls1(self.mixer(self.norm1(x))))
+        return x + self.drop_path2(self.ls2(self.ffn(self.norm2(x))))
+
+
+class ConvNeXt(nn.Module):
+    """ConvNeXt block (Liu et al. 2022, Fig. 4): x + gamma * ffn(norm(mixer(x)))."""
+
+    def __init__(self, spec: ConvNeXtBlock, stage: Stage, block: BlockPlan):
+        super().__init__()
+        c = block.input.channels
+        self.mixer = build_op(stage.mixer, block.mixer)
+        self.norm = norm_layer(stage.norm)(c)
+        self.ffn = build_op(stage.ffn, block.ffn)
+        self.ls = _layer_scale(c, spec.layer_scale)
+        self.drop_path = _drop_path(block.drop_path)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.drop_path(self.ls(self.ffn(self.norm(self.mixer(x)))))
+
+
+class Bottleneck(nn.Module):
+    """ResNet bottleneck (He et al. Fig. 5 right): 1x1 reduce, mixer (3x3 conv by default), 1x1 expand, + shortcut."""
+
+    def __init__(self, spec: BottleneckBlock, stage: Stage, block: BlockPlan):
+        super().__init__()
+        width = block.mixer.channels
+        self.reduce = ConvNormAct(block.input.channels, width, 1, norm=stage.norm, act=stage.act)
+        self.mixer = build_op(stage.mixer, block.mixer)
+        self.norm2 = norm_layer(stage.norm)(width)
+        self.act2 = act_layer(stage.act)()
+        self.expand = ConvNormAct(width, block.output.channels, 1, norm=stage.norm, act="none")
+        self.drop_path = _drop_path(block.drop_path)
+        self.shortcut = _shortcut(block, stage.norm)
+        self.act3 = act_layer(stage.act)()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.expand(self.act2(self.norm2(self.mixer(self.reduce(x)))))
+        return self.act3(self.drop_path(y) + self.shortcut(x))
+
+
+class SE(nn.Module):
+    """Squeeze-and-excitation (Hu et al. Eq. 2-3): x * sigmoid(W2 relu(W1 avgpool(x)))."""
+
+    def __init__(self, channels: int, spec: SqueezeExcite):
+        super().__init__()
+        hidden = max(channels // spec.reduction, spec.min_channels)
+        self.fc1 = nn.Conv2d(channels, hidden, 1, bias=spec.bias)
+        self.act = nn.ReLU()
+        self.fc2 = nn.Conv2d(hidden, channels, 1, bias=spec.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(self.fc2(self.act(self.fc1(x.mean((2, 3), keepdim=True)))))
+
+
+class Residual(nn.Module):
+    """Residual block around a width-changing mixer (SCSC paper Fig. 3 block): act(se(mixer(x)) + shortcut(x))."""
+
+    def __init__(self, spec: ResidualBlock, stage: Stage, block: BlockPlan):
+        super().__init__()
+        self.mixer = build_op(stage.mixer, block.mixer)
+        self.se = SE(block.output.channels, spec.se) if spec.se is not None else nn.Identity()
+        self.drop_path = _drop_path(block.drop_path)
+        self.shortcut = _shortcut(block, stage.norm)
+        self.act = act_layer(stage.act)() if spec.post_act else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.drop_path(self.se(self.mixer(x))) + self.shortcut(x))
+
+
+for _spec, _module in ((MetaFormerBlock, MetaFormer), (ConvNeXtBlock, ConvNeXt), (BottleneckBlock, Bottleneck), (ResidualBlock, Residual)):
+    register(_spec)(_module)

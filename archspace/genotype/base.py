@@ -1,0 +1,82 @@
+"""Shared pieces of the genotype schema: the frozen base model, feature shapes, site checks.
+
+Nothing here imports torch: a genotype is plain data.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from archspace.errors import GenotypeError
+
+Norm = Literal["batchnorm", "layernorm", "groupnorm", "none"]
+Act = Literal["relu", "gelu", "silu", "hardswish", "sigmoid", "none"]
+
+
+class Spec(BaseModel):
+    """A frozen, strict piece of a genotype; unknown fields are refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A feature map: channels and spatial size (height, width)."""
+
+    channels: int
+    height: int
+    width: int
+
+    @property
+    def resolution(self) -> tuple[int, int]:
+        return (self.height, self.width)
+
+    def with_(self, channels: int | None = None, height: int | None = None, width: int | None = None) -> "Shape":
+        return Shape(
+            self.channels if channels is None else channels,
+            self.height if height is None else height,
+            self.width if width is None else width,
+        )
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where a mixer or FFN sits: its input shape, output channels, stride, and the stage's layers."""
+
+    shape: Shape
+    out_channels: int
+    stride: int = 1
+    norm: Norm = "layernorm"
+    act: Act = "gelu"
+
+    @property
+    def channels(self) -> int:
+        return self.shape.channels
+
+    @property
+    def out_shape(self) -> Shape:
+        return Shape(self.out_channels, conv_out(self.shape.height, 1, self.stride), conv_out(self.shape.width, 1, self.stride))
+
+
+def conv_out(size: int, kernel: int, stride: int, padding: int | None = None) -> int:
+    """Spatial output size of a convolution (padding defaults to kernel // 2)."""
+    pad = kernel // 2 if padding is None else padding
+    return (size + 2 * pad - kernel) // stride + 1
+
+
+def require(condition: bool, field: str, reason: str) -> None:
+    """Raise a GenotypeError at `field` unless `condition` holds."""
+    if not condition:
+        raise GenotypeError(field, reason)
+
+
+def require_divides(value: int, size: tuple[int, int], field: str, what: str = "map") -> None:
+    """Refuse a window/grid/patch `value` that does not tile an HxW map."""
+    h, w = size
+    require(
+        value > 0 and h % value == 0 and w % value == 0,
+        field,
+        f"{value} does not divide the {h}x{w} {what}",
+    )

@@ -1,0 +1,134 @@
+"""Load and dump genotypes (JSON, YAML), canonical form, stable id, schema migration."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+from pydantic import ValidationError
+
+from archspace.errors import GenotypeError
+from archspace.genotype.schema import SCHEMA_VERSION, Genotype
+
+# Fields that describe where a genotype came from, not the network it encodes.
+PROVENANCE_FIELDS = ("name", "reference", "notes")
+
+# MIGRATIONS[v] turns a version-v dict into a version-(v + 1) dict. Add one each time the schema
+# changes incompatibly and bump SCHEMA_VERSION; old files then load unchanged.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def migrate(data: dict[str, Any]) -> dict[str, Any]:
+    """Bring a genotype dict written by any earlier schema version up to the current one."""
+    version = data.get("schema_version", SCHEMA_VERSION)
+    if not isinstance(version, int) or version < 1:
+        raise GenotypeError("schema_version", f"must be a positive integer, got {version!r}")
+    if version > SCHEMA_VERSION:
+        raise GenotypeError(
+            "schema_version", f"{version} is newer than this archspace understands ({SCHEMA_VERSION}); upgrade archspace"
+        )
+    while version < SCHEMA_VERSION:
+        data = MIGRATIONS[version](dict(data))
+        version += 1
+        data["schema_version"] = version
+    return data
+
+
+def _format_loc(loc: tuple, data: Any) -> str:
+    """Render a pydantic error location as `stages[2].mixer.kernels[0]`, dropping union tags."""
+    path, node = "", data
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+            node = node[part] if isinstance(node, (list, tuple)) and part < len(node) else None
+            continue
+        if isinstance(node, dict) and part not in node and node.get("kind") == part:
+            continue  # the discriminator tag pydantic inserts for a tagged union
+        if isinstance(node, dict) and part not in node and part.startswith(("function-", "nullable", "tagged-union")):
+            continue
+        path = f"{path}.{part}" if path else str(part)
+        node = node.get(part) if isinstance(node, dict) else None
+    return path
+
+
+def _first_error(err: ValidationError, data: Any) -> GenotypeError:
+    """One clear error from pydantic's list: the semantic one if present, else the first."""
+    errors = err.errors()
+    for e in errors:
+        original = (e.get("ctx") or {}).get("error")
+        if isinstance(original, GenotypeError):
+            return original
+    e = errors[0]
+    message = e["msg"]
+    if e["type"] == "union_tag_invalid":
+        message = f"unknown kind {e['input'].get('kind')!r}; known kinds: {e['ctx']['expected_tags']}"
+    elif e["type"] == "extra_forbidden":
+        message = "unknown field"
+    elif e["type"] == "missing":
+        message = "is required"
+    return GenotypeError(_format_loc(e["loc"], data), message)
+
+
+def genotype_from_dict(data: dict[str, Any]) -> Genotype:
+    """Validate a dict (after migration) into a Genotype; errors are one-line GenotypeErrors."""
+    if not isinstance(data, dict):
+        raise GenotypeError("", f"a genotype must be a mapping, got {type(data).__name__}")
+    data = migrate(data)
+    try:
+        return Genotype.model_validate(data)
+    except ValidationError as err:
+        raise _first_error(err, data) from None
+
+
+def load_genotype(path: str | Path) -> Genotype:
+    """Read a genotype from a .json, .yaml or .yml file."""
+    path = Path(path)
+    if not path.is_file():
+        raise GenotypeError("", f"{path}: no such file")
+    text = path.read_text()
+    try:
+        data = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as err:
+        raise GenotypeError("", f"{path}: not valid {path.suffix.lstrip('.').upper() or 'JSON'}: {str(err).splitlines()[0]}") from None
+    try:
+        return genotype_from_dict(data)
+    except GenotypeError as err:
+        raise GenotypeError(f"{path}: {err.path}" if err.path else str(path), err.reason) from None
+
+
+def canonical_dict(genotype: Genotype) -> dict[str, Any]:
+    """Every field, defaults filled, in JSON types."""
+    return genotype.model_dump(mode="json")
+
+
+def canonical_json(genotype: Genotype) -> str:
+    """The canonical text: defaults filled, keys sorted, no whitespace."""
+    return json.dumps(canonical_dict(genotype), sort_keys=True, separators=(",", ":"))
+
+
+def genotype_id(genotype: Genotype) -> str:
+    """A stable 12-hex id of the network: the hash of the canonical form without provenance fields."""
+    data = {k: v for k, v in canonical_dict(genotype).items() if k not in PROVENANCE_FIELDS}
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def dump_genotype(genotype: Genotype, path: str | Path | None = None, fmt: str | None = None) -> str:
+    """Canonical JSON (indented) or YAML text; written to `path` when given (format from its suffix)."""
+    if fmt is None:
+        fmt = "yaml" if path is not None and Path(path).suffix in (".yaml", ".yml") else "json"
+    data = canonical_dict(genotype)
+    if fmt == "yaml":
+        text = yaml.safe_dump(data, sort_keys=True)
+    else:
+        text = json.dumps(data, sort_keys=True, indent=2) + "\n"
+    if path is not None:
+        Path(path).write_text(text)
+    return text
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a genotype file, for editors."""
+    return Genotype.model_json_schema()

@@ -1,0 +1,80 @@
+"""The genotype: a frozen, validated description of a whole network."""
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, model_validator
+
+from archspace.genotype import specs
+from archspace.genotype.base import Act, Norm, Spec
+from archspace.genotype.plan import plan
+
+SCHEMA_VERSION = 1
+
+
+def _union(kinds: tuple[type, ...]):
+    """A union discriminated on `kind` (a single kind needs no discriminator)."""
+    if len(kinds) == 1:
+        return kinds[0]
+    return Annotated[Union[kinds], Field(discriminator="kind")]  # noqa: UP007
+
+
+Mixer = _union(specs.MIXERS)
+FFN = _union(specs.FFNS)
+Downsample = _union(specs.DOWNSAMPLES)
+Stem = _union(specs.STEMS)
+Block = _union(specs.BLOCKS)
+Head = _union(specs.HEADS)
+
+
+class Stage(Spec):
+    """One stage: an optional downsample layer, then `depth` blocks of one style at one width."""
+
+    depth: int = Field(ge=1)
+    channels: int = Field(ge=1)
+    downsample: Downsample = Field(default_factory=specs.downsample.NoDownsample)
+    block: Block = Field(default_factory=specs.blocks.MetaFormerBlock)
+    mixer: Mixer
+    ffn: FFN | None = None
+    norm: Norm = "layernorm"
+    act: Act = "gelu"
+    drop_path: float | None = Field(None, ge=0, lt=1, description="overrides the network's linear drop-path schedule")
+    out_norm: Norm = Field("none", description="norm applied to the stage output")
+
+
+class Reference(Spec):
+    """What the paper reports for a published model, kept beside our computed numbers."""
+
+    paper: str
+    table: str | None = None
+    params_m: float | None = None
+    flops_g: float | None = None
+    top1: float | None = None
+    source: str | None = None
+
+
+class Genotype(Spec):
+    """A whole network: input, stem, stages, head; plus provenance for published models."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    name: str = Field(min_length=1)
+    image_size: int = Field(224, ge=8)
+    in_chans: int = Field(3, ge=1)
+    num_classes: int = Field(1000, ge=0)
+    drop_path_rate: float = Field(0.0, ge=0, lt=1)
+    stem: Stem
+    stages: tuple[Stage, ...] = Field(min_length=1)
+    head: Head = Field(default_factory=specs.heads.LinearHead)
+    reference: Reference | None = None
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _semantics(self) -> "Genotype":
+        plan(self)
+        return self
+
+    @property
+    def id(self) -> str:
+        from archspace.genotype.io import genotype_id
+
+        return genotype_id(self)

@@ -1,0 +1,4 @@
+"""Specs of the cont family (filled in by its issue)."""
+from __future__ import annotations
+
+MIXERS: tuple = ()

@@ -1,0 +1,1 @@
+"""Ops of the attention family (filled in by its issue)."""

@@ -1,0 +1,1 @@
+"""Ops of the cont family (filled in by its issue)."""

@@ -1,0 +1,1 @@
+"""Ops of the dcn family (filled in by its issue)."""

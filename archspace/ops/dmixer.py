@@ -1,0 +1,1 @@
+"""Ops of the dmixer family (filled in by its issue)."""

@@ -1,0 +1,1 @@
+"""Ops of the hmhsa family (filled in by its issue)."""

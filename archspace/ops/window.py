@@ -1,0 +1,1 @@
+"""Ops of the window family (filled in by its issue)."""
