@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from timm.layers import DropPath, LayerScale2d
 from torch import nn
+from torch.nn import functional as F
 
 from archspace.genotype.plan import BlockPlan
 from archspace.genotype.schema import Stage
@@ -97,7 +98,7 @@ class SE(nn.Module):
         self.fc2 = nn.Conv2d(hidden, channels, 1, bias=spec.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * torch.sigmoid(self.fc2(self.act(self.fc1(x.mean((2, 3), keepdim=True)))))
+        return x * torch.sigmoid(self.fc2(self.act(self.fc1(F.adaptive_avg_pool2d(x, 1)))))
 
 
 class Residual(nn.Module):

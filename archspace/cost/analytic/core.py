@@ -1,0 +1,117 @@
+"""The closed-form registry, fvcore-matching primitives, and the walk over a genotype's plan."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from archspace.errors import ArchspaceError
+from archspace.genotype.plan import plan
+from archspace.genotype.schema import Genotype
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Parameters and multiply-adds."""
+
+    params: int = 0
+    flops: int = 0
+
+    def __add__(self, other: "Cost") -> "Cost":
+        return Cost(self.params + other.params, self.flops + other.flops)
+
+    def __mul__(self, n: int) -> "Cost":
+        return Cost(self.params * n, self.flops * n)
+
+
+def total(costs) -> Cost:
+    """Sum of an iterable of costs."""
+    out = Cost()
+    for c in costs:
+        out = out + c
+    return out
+
+
+def conv(cin: int, cout: int, kernel: int | tuple[int, int], out_h: int, out_w: int, groups: int = 1, bias: bool = False) -> Cost:
+    """A Conv2d: weights cout*(cin/groups)*k*k (+ bias); MACs = weights x output positions."""
+    kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+    weights = cout * (cin // groups) * kh * kw
+    return Cost(weights + (cout if bias else 0), weights * out_h * out_w)
+
+
+def linear(cin: int, cout: int, tokens: int, bias: bool = True) -> Cost:
+    """A Linear applied to `tokens` vectors."""
+    return Cost(cin * cout + (cout if bias else 0), cin * cout * tokens)
+
+
+_NORM_FLOPS_PER_ELEMENT = {"batchnorm": 2, "layernorm": 5, "groupnorm": 5, "none": 0}
+
+
+def norm(kind: str, channels: int, h: int, w: int) -> Cost:
+    """A norm layer over a CxHxW map (affine: 2C params)."""
+    if kind == "none":
+        return Cost()
+    return Cost(2 * channels, _NORM_FLOPS_PER_ELEMENT[kind] * channels * h * w)
+
+
+def matmul(m: int, k: int, n: int, batch: int = 1) -> Cost:
+    """A (batched) matrix product [m,k] x [k,n]."""
+    return Cost(0, batch * m * k * n)
+
+
+def avg_pool(channels: int, h: int, w: int) -> Cost:
+    """Adaptive average pooling: one FLOP per input element (fvcore)."""
+    return Cost(0, channels * h * w)
+
+
+_CLOSED_FORMS: dict[type, Callable[..., Cost]] = {}
+
+
+def closed_form(*spec_types: type) -> Callable:
+    """Decorator: `fn` gives the Cost of every spec class given (same arguments as the op builder)."""
+
+    def wrap(fn: Callable[..., Cost]) -> Callable[..., Cost]:
+        for spec_type in spec_types:
+            if spec_type in _CLOSED_FORMS:
+                raise ArchspaceError(f"{spec_type.__name__} has two closed forms")
+            _CLOSED_FORMS[spec_type] = fn
+        return fn
+
+    return wrap
+
+
+def cost_of(spec: Any, *args: Any) -> Cost:
+    """The closed-form cost of `spec` at the given site."""
+    try:
+        fn = _CLOSED_FORMS[type(spec)]
+    except KeyError:
+        raise ArchspaceError(f"no closed-form cost for {type(spec).__name__} (kind {getattr(spec, 'kind', '?')!r})") from None
+    return fn(spec, *args)
+
+
+def registered_closed_forms() -> dict[type, Callable[..., Cost]]:
+    return dict(_CLOSED_FORMS)
+
+
+@dataclass(frozen=True)
+class NetworkCost:
+    """Analytic cost of a network: total, stem, each stage (downsample + blocks + out norm), head."""
+
+    total: Cost
+    stem: Cost
+    stages: tuple[Cost, ...]
+    head: Cost
+
+
+def analytic_cost(genotype: Genotype) -> NetworkCost:
+    """Params and FLOPs of the network `genotype` describes, without building it."""
+    p = plan(genotype)
+    stem = cost_of(genotype.stem, p.image)
+    stages = []
+    for stage, sp in zip(genotype.stages, p.stages):
+        c = cost_of(stage.downsample, sp.input, sp.downsampled)
+        c = c + total(cost_of(stage.block, stage, b) for b in sp.blocks)
+        c = c + norm(stage.out_norm, sp.output.channels, sp.output.height, sp.output.width)
+        stages.append(c)
+    last = p.stages[-1].output
+    head = cost_of(genotype.head, last, genotype.num_classes)
+    return NetworkCost(stem + total(stages) + head, stem, tuple(stages), head)

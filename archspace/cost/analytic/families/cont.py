@@ -1,0 +1,1 @@
+"""Closed-form costs of the cont family (filled in by its issue)."""

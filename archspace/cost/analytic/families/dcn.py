@@ -1,0 +1,1 @@
+"""Closed-form costs of the dcn family (filled in by its issue)."""

@@ -1,0 +1,1 @@
+"""Closed-form costs of the dmixer family (filled in by its issue)."""

@@ -1,0 +1,25 @@
+"""Closed forms of the heads (arguments: spec, final feature shape, num_classes)."""
+from __future__ import annotations
+
+from archspace.cost.analytic.core import Cost, avg_pool, closed_form, conv, linear, norm
+from archspace.genotype.base import Shape
+from archspace.genotype.specs.heads import LinearHead
+
+
+@closed_form(LinearHead)
+def linear_head(spec: LinearHead, x: Shape, num_classes: int) -> Cost:
+    c, h, w = x.channels, x.height, x.width
+    cost = Cost()
+    hidden = spec.hidden
+    if hidden is not None and hidden.position == "pre_pool":
+        wide = int(c * hidden.ratio)
+        cost = cost + conv(c, wide, 1, h, w) + norm(hidden.norm, wide, h, w)
+        c = wide
+    cost = cost + avg_pool(c, h, w) + norm(spec.norm, c, 1, 1)
+    if hidden is not None and hidden.position == "post_pool":
+        wide = int(c * hidden.ratio)
+        cost = cost + conv(c, wide, 1, 1, 1) + norm(hidden.norm, wide, 1, 1)
+        c = wide
+    if num_classes > 0:
+        cost = cost + linear(c, num_classes, 1)
+    return cost
