@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass, field
 
 import torch
@@ -38,7 +39,8 @@ def count_model(model: nn.Module, image_size: int | tuple[int, int], in_chans: i
     x = torch.zeros(batch, in_chans, h, w)
     logging.getLogger("fvcore").setLevel(logging.ERROR)
     analysis = FlopCountAnalysis(model, x).unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # fvcore traces with torch.jit, which warns on every call
         total = analysis.total()
         by_module = dict(analysis.by_module())
     model.train(was_training)

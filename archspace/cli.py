@@ -1,0 +1,129 @@
+"""The `archspace` command line. Bad input exits 2 with one line on stderr."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Callable
+
+from archspace.errors import ArchspaceError
+
+
+def _fmt_params(n: int) -> str:
+    return f"{n / 1e6:.2f}M"
+
+
+def _fmt_flops(n: int) -> str:
+    return f"{n / 1e9:.2f}G"
+
+
+def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for i, c in enumerate(columns):
+        table.add_column(c, justify="left" if i == 0 else "right")
+    for r in rows:
+        table.add_row(*r)
+    Console(width=max(120, len(columns) * 14)).print(table)
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    """Build a genotype, count it with fvcore, print totals and a per-stage table."""
+    from archspace import build, load_genotype
+    from archspace.report import build_report
+
+    genotype = load_genotype(args.file)
+    report = build_report(genotype, build(genotype))
+    if args.json:
+        print(json.dumps(report.to_dict()))
+        return 0
+    print(f"name          {report.name}")
+    print(f"id            {report.id}")
+    print(f"params        {_fmt_params(report.params)} ({report.params:,})")
+    print(f"FLOPs         {_fmt_flops(report.flops)} ({report.flops:,} multiply-adds at {genotype.image_size}x{genotype.image_size}, fvcore)")
+    print(f"output shape  {tuple(report.output_shape)}")
+    _table(
+        "",
+        ["stage", "resolution", "channels", "depth", "mixer", "params", "FLOPs"],
+        [[r.name, r.resolution, str(r.channels), str(r.depth), r.mixer, _fmt_params(r.params), _fmt_flops(r.flops)] for r in report.stages],
+    )
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Validate genotype files; report every bad one, exit 2 if any."""
+    from archspace import load_genotype
+
+    bad = 0
+    for path in args.files:
+        try:
+            g = load_genotype(path)
+            print(f"ok  {path}  {g.name}  {g.id}")
+        except ArchspaceError as err:
+            print(f"archspace: error: {err}", file=sys.stderr)
+            bad += 1
+    return 2 if bad else 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    """Print the genotype JSON Schema."""
+    from archspace.genotype import json_schema
+
+    print(json.dumps(json_schema(), indent=2))
+    return 0
+
+
+Command = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
+
+
+def _build_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="genotype file (.json, .yaml)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _validate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("files", nargs="+", help="genotype files")
+
+
+COMMANDS: list[Command] = [
+    ("build", "build a genotype and print params, FLOPs, output shape and a per-stage table", _build_args, cmd_build),
+    ("validate", "validate genotype files (exit 0 when all are valid)", _validate_args, cmd_validate),
+    ("schema", "print the genotype JSON Schema", lambda p: None, cmd_schema),
+]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2
+        print(f"archspace: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="archspace", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name, help_text, add_args, run in COMMANDS:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        add_args(p)
+        p.set_defaults(run=run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except ArchspaceError as err:
+        print(f"archspace: error: {err}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as err:
+        print(f"archspace: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("archspace: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
