@@ -6,8 +6,11 @@ import warnings
 from dataclasses import dataclass, field
 
 import torch
-from fvcore.nn import FlopCountAnalysis
 from torch import nn
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", FutureWarning)  # fvcore scripts a loss with torch.jit at import time
+    from fvcore.nn import FlopCountAnalysis
 
 
 @dataclass(frozen=True)
