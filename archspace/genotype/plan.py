@@ -94,7 +94,7 @@ def plan(genotype: "Genotype") -> NetworkPlan:
         blocks = []
         for j in range(stage.depth):
             stride = stage.downsample.block_stride if j == 0 else 1
-            sites = _guard(f"{where}.block", stage.block.sites, stage, j, x, stride)
+            sites = _guard(where, stage.block.sites, stage, j, x, stride)
             _guard(f"{where}.mixer", stage.mixer.check, sites.mixer)
             if sites.ffn is not None:
                 _guard(f"{where}.ffn", stage.ffn.check, sites.ffn)
