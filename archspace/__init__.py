@@ -12,4 +12,12 @@ def build(genotype: Genotype, **kwargs):
     return _build(genotype, **kwargs)
 
 
+def _register_with_timm() -> None:
+    from archspace.timm_models import register_zoo
+
+    register_zoo()
+
+
+_register_with_timm()
+
 __all__ = ["ArchspaceError", "Genotype", "GenotypeError", "build", "dump_genotype", "load_genotype"]

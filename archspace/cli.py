@@ -75,6 +75,40 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pct(delta: float | None) -> str:
+    return "" if delta is None else f"{delta * 100:+.1f}%"
+
+
+def cmd_zoo(args: argparse.Namespace) -> int:
+    """Build and count every shipped genotype; print ours vs the paper's numbers."""
+    from archspace.fidelity import fidelity
+    from archspace.zoo import zoo_genotype, zoo_names
+
+    names = zoo_names()
+    rows = []
+    for i, name in enumerate(names, 1):
+        print(f"[{i}/{len(names)}] {name}", file=sys.stderr, flush=True)
+        rows.append(fidelity(zoo_genotype(name)))
+    if args.json:
+        print(json.dumps([r.to_dict() for r in rows]))
+        return 0
+    _table(
+        "archspace zoo: ours vs paper (deltas under the paper's counting convention)",
+        ["name", "family", "params", "FLOPs", "FLOPs (paper conv.)", "paper params", "paper FLOPs", "Δ params", "Δ FLOPs", "paper top-1"],
+        [
+            [r.name, r.family, _fmt_params(r.params), _fmt_flops(r.flops), _fmt_flops(r.flops_paper_convention),
+             f"{r.paper_params_m}M" if r.paper_params_m else "", f"{r.paper_flops_g}G" if r.paper_flops_g else "",
+             _pct(r.params_delta), _pct(r.flops_delta), f"{r.paper_top1}" if r.paper_top1 else ""]
+            for r in rows
+        ],
+    )
+    return 0
+
+
+def _json_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
 Command = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 
 
@@ -91,6 +125,7 @@ COMMANDS: list[Command] = [
     ("build", "build a genotype and print params, FLOPs, output shape and a per-stage table", _build_args, cmd_build),
     ("validate", "validate genotype files (exit 0 when all are valid)", _validate_args, cmd_validate),
     ("schema", "print the genotype JSON Schema", lambda p: None, cmd_schema),
+    ("zoo", "the published models we ship, ours vs the paper's params and FLOPs", _json_flag, cmd_zoo),
 ]
 
 

@@ -1,0 +1,77 @@
+"""Ours vs the paper for a published genotype, counted under the paper's own convention."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from archspace.builder import build
+from archspace.cost.counting import Counts, count_model
+from archspace.genotype import Genotype
+
+# fvcore operator buckets each exclusion removes from our full count.
+EXCLUDED_OPERATORS = {
+    "attention_matmul": ("matmul", "bmm", "einsum", "scaled_dot_product_attention"),
+    "deform_sampling": ("grid_sampler",),
+    "norm": ("batch_norm", "layer_norm", "group_norm", "instance_norm"),
+    "pool": ("adaptive_avg_pool2d", "adaptive_max_pool2d", "avg_pool2d", "max_pool2d"),
+}
+POS_EMBED_MARKER = "pos_embed"  # parameter names holding absolute position embeddings
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """One zoo row: our params/FLOPs (full and under the paper's convention) beside the paper's."""
+
+    name: str
+    id: str
+    family: str
+    params: int
+    flops: int
+    params_paper_convention: int
+    flops_paper_convention: int
+    paper_params_m: float | None
+    paper_flops_g: float | None
+    paper_top1: float | None
+    excludes: tuple[str, ...]
+
+    @property
+    def params_delta(self) -> float | None:
+        """(ours - paper) / paper, under the paper's convention."""
+        if not self.paper_params_m:
+            return None
+        return self.params_paper_convention / (self.paper_params_m * 1e6) - 1
+
+    @property
+    def flops_delta(self) -> float | None:
+        if not self.paper_flops_g:
+            return None
+        return self.flops_paper_convention / (self.paper_flops_g * 1e9) - 1
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "params_delta": self.params_delta, "flops_delta": self.flops_delta}
+
+
+def convention_counts(counts: Counts, param_names: list[tuple[str, int]], excludes: tuple[str, ...]) -> tuple[int, int]:
+    """(params, FLOPs) with what the paper leaves out removed from our full count."""
+    flops = counts.flops
+    for exclusion in excludes:
+        for op in EXCLUDED_OPERATORS.get(exclusion, ()):
+            flops -= counts.operator_flops.get(op, 0)
+    params = counts.params
+    if "pos_embed_params" in excludes:
+        params -= sum(n for name, n in param_names if POS_EMBED_MARKER in name)
+    return params, flops
+
+
+def fidelity(genotype: Genotype) -> Fidelity:
+    """Build and count `genotype`; compare with its reference block."""
+    model = build(genotype)
+    counts = count_model(model, genotype.image_size, genotype.in_chans)
+    ref = genotype.reference
+    excludes = tuple(ref.excludes) if ref else ()
+    names = [(n, p.numel()) for n, p in model.named_parameters()]
+    params_conv, flops_conv = convention_counts(counts, names, excludes)
+    family = (ref.family if ref and ref.family else None) or "/".join(sorted({s.mixer.kind for s in genotype.stages}))
+    return Fidelity(
+        genotype.name, genotype.id, family, counts.params, counts.flops, params_conv, flops_conv,
+        ref.params_m if ref else None, ref.flops_g if ref else None, ref.top1 if ref else None, excludes,
+    )
