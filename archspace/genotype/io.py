@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from archspace.errors import GenotypeError
 from archspace.genotype.schema import SCHEMA_VERSION, Genotype
@@ -108,10 +108,28 @@ def canonical_json(genotype: Genotype) -> str:
     return json.dumps(canonical_dict(genotype), sort_keys=True, separators=(",", ":"))
 
 
+def _non_default(value: Any) -> Any:
+    """A spec tree with default-valued fields dropped (every `kind` kept), in JSON types."""
+    if isinstance(value, BaseModel):
+        out = {}
+        for name, field in type(value).model_fields.items():
+            v = getattr(value, name)
+            if name == "kind" or field.is_required() or v != field.get_default(call_default_factory=True):
+                out[name] = _non_default(v)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_non_default(v) for v in value]
+    return value
+
+
 def genotype_id(genotype: Genotype) -> str:
-    """A stable 12-hex id of the network: the hash of the canonical form without provenance fields."""
-    data = {k: v for k, v in canonical_dict(genotype).items() if k not in PROVENANCE_FIELDS}
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    """A stable 12-hex id of the network: the hash of its non-default genes, provenance fields left out.
+
+    Leaving defaults out keeps ids of existing genotypes unchanged when the schema gains a new
+    optional gene; a change of a default's meaning needs a schema version and a migration.
+    """
+    data = {k: v for k, v in _non_default(genotype).items() if k not in PROVENANCE_FIELDS}
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
