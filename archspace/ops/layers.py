@@ -3,10 +3,13 @@ from __future__ import annotations
 
 from typing import Callable
 
+import torch
 from timm.layers import GroupNorm1, LayerNorm2d
 from torch import nn
+from torch.nn import functional as F
 
 from archspace.genotype.base import Act, Norm
+from archspace.genotype.specs.blocks import SqueezeExcite
 
 _NORMS: dict[str, Callable[[int], nn.Module]] = {
     "batchnorm": nn.BatchNorm2d,
@@ -56,3 +59,16 @@ class ConvNormAct(nn.Sequential):
             act_layer(act)(),
         )
 
+
+class SE(nn.Module):
+    """Squeeze-and-excitation (Hu et al. Eq. 2-3): x * sigmoid(W2 relu(W1 avgpool(x)))."""
+
+    def __init__(self, channels: int, spec: SqueezeExcite):
+        super().__init__()
+        hidden = max(channels // spec.reduction, spec.min_channels)
+        self.fc1 = nn.Conv2d(channels, hidden, 1, bias=spec.bias)
+        self.act = nn.ReLU()
+        self.fc2 = nn.Conv2d(hidden, channels, 1, bias=spec.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(self.fc2(self.act(self.fc1(F.adaptive_avg_pool2d(x, 1)))))

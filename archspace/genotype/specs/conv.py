@@ -1,11 +1,12 @@
 """Convolutional token-mixer specs: plain conv, depthwise conv, SCSC."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
-from archspace.genotype.base import Site, Spec, require
+from archspace.genotype.base import Act, Norm, Site, Spec, require
+from archspace.genotype.specs.blocks import SqueezeExcite
 
 
 class ConvMixer(Spec):
@@ -28,10 +29,40 @@ class DWConvMixer(Spec):
     kind: Literal["dwconv"] = "dwconv"
     kernel: int = Field(7, ge=1)
     bias: bool = True
+    proj: bool = Field(False, description="1x1 input and output projections (with bias) around the depthwise conv (STM-evaluation §3.2.1)")
 
     def check(self, site: Site) -> None:
         require(self.kernel % 2 == 1, "kernel", f"must be odd, got {self.kernel}")
         require(site.out_channels == site.channels, "kind", "a depthwise conv keeps the width; pick a block that projects")
 
 
-MIXERS = (ConvMixer, DWConvMixer)
+class SCSCMixer(Spec):
+    """Spatial Cross-scale Convolution (SCSC paper §3.1): reduce to C_in/m, m depthwise kernels, per-pixel fusion, recover.
+
+    m = len(kernels). The reduced width is the INPUT width over m (Eq. 1; the official ResNet-SCSC too);
+    the output width is the site's (a residual block may widen, as ResNet-SCSC does), and the site's
+    stride goes to the depthwise branches and the Spatial Embed Module (first block of a ResNet stage).
+    """
+
+    kind: Literal["scsc"] = "scsc"
+    kernels: tuple[Annotated[int, Field(ge=1)], ...] = Field((3, 9, 13), min_length=1, description="depthwise kernel sizes, one branch each (m = len)")
+    g: int = Field(4, ge=1, description="combination groups of the Spatial Embed Module (Eq. 4-5)")
+    norm: Norm = Field("batchnorm", description="norm after the reduction, the branches and the recovery (official code)")
+    act: Act = Field("gelu", description="activation after the reduction and after the branches (official code)")
+    out_act: Act = Field("none", description="activation after the recovery norm (ResNet-SCSC: gelu; Swin-T-SCSC: none)")
+    shuffle: bool = Field(False, description="official code's channel shuffle over the m branches before the fusion")
+    se: SqueezeExcite | None = Field(None, description="squeeze-excitation at the module's end (official Swin-T-SCSC)")
+
+    @property
+    def m(self) -> int:
+        return len(self.kernels)
+
+    def check(self, site: Site) -> None:
+        for i, k in enumerate(self.kernels):
+            require(k % 2 == 1, f"kernels[{i}]", f"must be odd, got {k}")
+        require(site.channels % self.m == 0, "kernels", f"{self.m} kernels (m) do not divide the {site.channels} input channels")
+        reduced = site.channels // self.m
+        require(reduced % self.g == 0, "g", f"{self.g} does not divide the {reduced} reduced channels (C_in / m)")
+
+
+MIXERS = (ConvMixer, DWConvMixer, SCSCMixer)
