@@ -4,12 +4,11 @@ from __future__ import annotations
 import torch
 from timm.layers import DropPath, LayerScale2d
 from torch import nn
-from torch.nn import functional as F
 
 from archspace.genotype.plan import BlockPlan
 from archspace.genotype.schema import Stage
-from archspace.genotype.specs.blocks import BottleneckBlock, ConvNeXtBlock, MetaFormerBlock, ResidualBlock, SqueezeExcite
-from archspace.ops.layers import ConvNormAct, act_layer, norm_layer
+from archspace.genotype.specs.blocks import BottleneckBlock, ConvNeXtBlock, MetaFormerBlock, ResidualBlock
+from archspace.ops.layers import SE, ConvNormAct, act_layer, norm_layer
 from archspace.ops.registry import build_op, register
 
 
@@ -35,6 +34,10 @@ class MetaFormer(nn.Module):
         super().__init__()
         c = block.input.channels
         self.cpe = nn.Conv2d(c, c, spec.cpe_kernel, 1, spec.cpe_kernel // 2, groups=c) if spec.cpe_kernel else None
+        self.pos_embed = None
+        if spec.pos_embed and block.index == 0:
+            self.pos_embed = nn.Parameter(torch.zeros(1, c, block.input.height, block.input.width))
+            nn.init.trunc_normal_(self.pos_embed, std=0.02)
         self.norm1 = norm_layer(spec.mixer_norm or stage.norm)(c)
         self.mixer = build_op(stage.mixer, block.mixer)
         self.ls1 = _layer_scale(c, spec.layer_scale)
@@ -45,6 +48,8 @@ class MetaFormer(nn.Module):
         self.drop_path2 = _drop_path(block.drop_path)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pos_embed is not None:
+            x = x + self.pos_embed
         if self.cpe is not None:
             x = x + self.cpe(x)
         x = x + self.drop_path1(self.ls1(self.mixer(self.norm1(x))))
@@ -85,20 +90,6 @@ class Bottleneck(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.expand(self.act2(self.norm2(self.mixer(self.reduce(x)))))
         return self.act3(self.drop_path(y) + self.shortcut(x))
-
-
-class SE(nn.Module):
-    """Squeeze-and-excitation (Hu et al. Eq. 2-3): x * sigmoid(W2 relu(W1 avgpool(x)))."""
-
-    def __init__(self, channels: int, spec: SqueezeExcite):
-        super().__init__()
-        hidden = max(channels // spec.reduction, spec.min_channels)
-        self.fc1 = nn.Conv2d(channels, hidden, 1, bias=spec.bias)
-        self.act = nn.ReLU()
-        self.fc2 = nn.Conv2d(hidden, channels, 1, bias=spec.bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * torch.sigmoid(self.fc2(self.act(self.fc1(F.adaptive_avg_pool2d(x, 1)))))
 
 
 class Residual(nn.Module):

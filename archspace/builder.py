@@ -13,6 +13,19 @@ from archspace.ops.layers import norm_layer
 from archspace.ops.registry import build_op
 
 
+def tie_stage_shared(blocks: nn.Sequential) -> None:
+    """Parameters a module names in its `stage_shared` are taken from the same module of the stage's first block.
+
+    An op whose closed form counts such a parameter only at block index 0 (e.g. TransXNet's per-stage
+    position bias) declares it this way; every other op is left untouched.
+    """
+    first = dict(blocks[0].named_modules())
+    for block in list(blocks)[1:]:
+        for name, module in block.named_modules():
+            for attr in getattr(module, "stage_shared", ()):
+                setattr(module, attr, getattr(first[name], attr))
+
+
 class NetworkStage(nn.Module):
     """A stage: downsample layer, blocks, optional output norm."""
 
@@ -20,6 +33,7 @@ class NetworkStage(nn.Module):
         super().__init__()
         self.downsample = build_op(stage.downsample, stage_plan.input, stage_plan.downsampled)
         self.blocks = nn.Sequential(*(build_op(stage.block, stage, b) for b in stage_plan.blocks))
+        tie_stage_shared(self.blocks)
         self.norm = norm_layer(stage.out_norm)(stage_plan.output.channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

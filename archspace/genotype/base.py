@@ -43,13 +43,14 @@ class Shape:
 
 @dataclass(frozen=True)
 class Site:
-    """Where a mixer or FFN sits: its input shape, output channels, stride, and the stage's layers."""
+    """Where a mixer or FFN sits: its input shape, output channels, stride, the stage's layers, the block's index."""
 
     shape: Shape
     out_channels: int
     stride: int = 1
     norm: Norm = "layernorm"
     act: Act = "gelu"
+    index: int = 0  # the block's index in its stage (Swin shifts the windows of odd blocks)
 
     @property
     def channels(self) -> int:

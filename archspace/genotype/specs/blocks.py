@@ -1,4 +1,8 @@
-"""Block-style specs: how a mixer and an FFN are wired into a residual block."""
+"""Block-style specs: how a mixer and an FFN are wired into a residual block.
+
+A block spec's `sites()` raises GenotypeError with a field path relative to the STAGE
+(`block.expansion`, `ffn`, `downsample`), since its checks span the stage's fields.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -42,13 +46,14 @@ class MetaFormerBlock(Spec):
     mixer_norm: Norm | None = Field(None, description="norm before the mixer; None uses the stage norm")
     ffn_norm: Norm | None = Field(None, description="norm before the FFN; None uses the stage norm")
     cpe_kernel: int | None = Field(None, ge=1, description="residual depthwise-conv position encoding in front of the block")
+    pos_embed: bool = Field(False, description="learnable absolute position embedding (C, H, W) added in front of the stage's first block (U-PVT)")
 
     def sites(self, stage: "Stage", index: int, x: Shape, stride: int) -> BlockSites:
         _require_ffn(stage, "metaformer")
         _same_width(stage, x, "metaformer")
-        require(stride == 1, "kind", "the metaformer block cannot stride; use a downsample layer")
-        require(self.cpe_kernel is None or self.cpe_kernel % 2 == 1, "cpe_kernel", f"must be odd, got {self.cpe_kernel}")
-        site = Site(x, x.channels, 1, stage.norm, stage.act)
+        require(stride == 1, "block.kind", "the metaformer block cannot stride; use a downsample layer")
+        require(self.cpe_kernel is None or self.cpe_kernel % 2 == 1, "block.cpe_kernel", f"must be odd, got {self.cpe_kernel}")
+        site = Site(x, x.channels, 1, stage.norm, stage.act, index)
         return BlockSites(site, site, x)
 
 
@@ -61,8 +66,8 @@ class ConvNeXtBlock(Spec):
     def sites(self, stage: "Stage", index: int, x: Shape, stride: int) -> BlockSites:
         _require_ffn(stage, "convnext")
         _same_width(stage, x, "convnext")
-        require(stride == 1, "kind", "the convnext block cannot stride; use a downsample layer")
-        site = Site(x, x.channels, 1, stage.norm, stage.act)
+        require(stride == 1, "block.kind", "the convnext block cannot stride; use a downsample layer")
+        site = Site(x, x.channels, 1, stage.norm, stage.act, index)
         return BlockSites(site, site, x)
 
 
@@ -74,9 +79,9 @@ class BottleneckBlock(Spec):
 
     def sites(self, stage: "Stage", index: int, x: Shape, stride: int) -> BlockSites:
         require(stage.ffn is None, "ffn", "the bottleneck block has no ffn; remove it")
-        require(stage.channels % self.expansion == 0, "expansion", f"{self.expansion} does not divide {stage.channels} channels")
+        require(stage.channels % self.expansion == 0, "block.expansion", f"{self.expansion} does not divide {stage.channels} channels")
         width = stage.channels // self.expansion
-        site = Site(x.with_(channels=width), width, stride, stage.norm, stage.act)
+        site = Site(x.with_(channels=width), width, stride, stage.norm, stage.act, index)
         out = site.out_shape.with_(channels=stage.channels)
         return BlockSites(site, None, out)
 
@@ -98,7 +103,7 @@ class ResidualBlock(Spec):
 
     def sites(self, stage: "Stage", index: int, x: Shape, stride: int) -> BlockSites:
         require(stage.ffn is None, "ffn", "the residual block has no ffn; remove it")
-        site = Site(x, stage.channels, stride, stage.norm, stage.act)
+        site = Site(x, stage.channels, stride, stage.norm, stage.act, index)
         return BlockSites(site, None, site.out_shape)
 
 

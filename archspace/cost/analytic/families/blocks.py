@@ -24,6 +24,8 @@ def metaformer(spec: MetaFormerBlock, stage: Stage, block: BlockPlan) -> Cost:
         cost = cost + conv(c, c, spec.cpe_kernel, h, w, groups=c, bias=True)
     if spec.layer_scale is not None:
         cost = cost + Cost(2 * c, 0)
+    if spec.pos_embed and block.index == 0:
+        cost = cost + Cost(c * h * w, 0)
     return cost
 
 
