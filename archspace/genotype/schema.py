@@ -42,15 +42,24 @@ class Stage(Spec):
     out_norm: Norm = Field("none", description="norm applied to the stage output")
 
 
+CountExclusion = Literal["attention_matmul", "deform_sampling", "norm", "pool", "pos_embed_params"]
+
+
 class Reference(Spec):
-    """What the paper reports for a published model, kept beside our computed numbers."""
+    """What the paper reports for a published model, kept beside our computed numbers.
+
+    `excludes` lists what the paper's own count leaves out (e.g. attention matrix products),
+    so that the zoo can compare like with like.
+    """
 
     paper: str
+    family: str | None = Field(None, description="model family shown by `archspace zoo`, e.g. 'TransCNN'")
     table: str | None = None
     params_m: float | None = None
     flops_g: float | None = None
     top1: float | None = None
     source: str | None = None
+    excludes: tuple[CountExclusion, ...] = ()
 
 
 class Genotype(Spec):
