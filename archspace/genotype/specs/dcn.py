@@ -1,4 +1,27 @@
-"""Specs of the dcn family (filled in by its issue)."""
+"""Dynamic-convolution specs: DCNv3 (InternImage), the STM-evaluation dynamic-convolution mixer."""
 from __future__ import annotations
 
-MIXERS: tuple = ()
+from typing import Literal
+
+from pydantic import Field
+
+from archspace.genotype.base import Site, Spec, require
+
+
+class DCNv3Mixer(Spec):
+    """DCNv3: per-group KxK sampling points shifted by learned offsets, softmax-normalised modulation."""
+
+    kind: Literal["dcnv3"] = "dcnv3"
+    groups: int = Field(1, ge=1, description="groups sharing one set of offsets and modulation weights")
+    kernel: int = Field(3, ge=1, description="sampling grid side: kernel**2 points per group")
+    dw_kernel: int = Field(3, ge=1, description="depthwise conv of the offset/modulation branch")
+    offset_scale: float = Field(1.0, gt=0)
+
+    def check(self, site: Site) -> None:
+        require(site.stride == 1 and site.out_channels == site.channels, "kind", "DCNv3 keeps the map and width; pick a block that projects")
+        require(site.channels % self.groups == 0, "groups", f"{self.groups} does not divide {site.channels} channels")
+        require(self.kernel % 2 == 1, "kernel", f"must be odd, got {self.kernel}")
+        require(self.dw_kernel % 2 == 1, "dw_kernel", f"must be odd, got {self.dw_kernel}")
+
+
+MIXERS = (DCNv3Mixer,)
