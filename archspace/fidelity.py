@@ -3,14 +3,16 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from torch import nn
+
 from archspace.builder import build
 from archspace.cost.counting import Counts, count_model
 from archspace.genotype import Genotype
 
-# fvcore operator buckets each exclusion removes from our full count.
+# fvcore operator buckets each exclusion removes from our full count. Modules may instead declare
+# `count_exclusion = "<name>"`: their whole fvcore count is removed (DCNv3's sampling + aggregation).
 EXCLUDED_OPERATORS = {
     "attention_matmul": ("matmul", "bmm", "einsum", "scaled_dot_product_attention"),
-    "deform_sampling": ("grid_sampler",),
     "norm": ("batch_norm", "layer_norm", "group_norm", "instance_norm"),
     "pool": ("adaptive_avg_pool2d", "adaptive_max_pool2d", "avg_pool2d", "max_pool2d"),
 }
@@ -50,15 +52,18 @@ class Fidelity:
         return {**asdict(self), "params_delta": self.params_delta, "flops_delta": self.flops_delta}
 
 
-def convention_counts(counts: Counts, param_names: list[tuple[str, int]], excludes: tuple[str, ...]) -> tuple[int, int]:
+def convention_counts(counts: Counts, model: nn.Module, excludes: tuple[str, ...]) -> tuple[int, int]:
     """(params, FLOPs) with what the paper leaves out removed from our full count."""
     flops = counts.flops
     for exclusion in excludes:
         for op in EXCLUDED_OPERATORS.get(exclusion, ()):
             flops -= counts.operator_flops.get(op, 0)
+    for name, module in model.named_modules():
+        if getattr(module, "count_exclusion", None) in excludes:
+            flops -= counts.module_flops.get(name, 0)
     params = counts.params
     if "pos_embed_params" in excludes:
-        params -= sum(n for name, n in param_names if POS_EMBED_MARKER in name)
+        params -= sum(p.numel() for name, p in model.named_parameters() if POS_EMBED_MARKER in name)
     return params, flops
 
 
@@ -68,8 +73,7 @@ def fidelity(genotype: Genotype) -> Fidelity:
     counts = count_model(model, genotype.image_size, genotype.in_chans)
     ref = genotype.reference
     excludes = tuple(ref.excludes) if ref else ()
-    names = [(n, p.numel()) for n, p in model.named_parameters()]
-    params_conv, flops_conv = convention_counts(counts, names, excludes)
+    params_conv, flops_conv = convention_counts(counts, model, excludes)
     family = (ref.family if ref and ref.family else None) or "/".join(sorted({s.mixer.kind for s in genotype.stages}))
     return Fidelity(
         genotype.name, genotype.id, family, counts.params, counts.flops, params_conv, flops_conv,
