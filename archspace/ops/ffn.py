@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from archspace.genotype.base import Site
 from archspace.genotype.specs.ffn import IRBFFN, MLPFFN, hidden_channels
@@ -20,7 +21,11 @@ class MLP(nn.Module):
         self.fc2 = nn.Conv2d(hidden, channels, 1, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.act(self.fc1(x)))
+        # the 1x1 convs applied as linear layers over channels-last tokens: same weights and MACs, but the
+        # CPU GEMM path (a 1x1 Conv2d takes the slow im2col path single-threaded): convnext_t 1.08x -> 0.97x timm
+        x = F.linear(x.permute(0, 2, 3, 1), self.fc1.weight.flatten(1), self.fc1.bias)
+        x = F.linear(self.act(x), self.fc2.weight.flatten(1), self.fc2.bias)
+        return x.permute(0, 3, 1, 2)
 
 
 class InvertedResidualFFN(nn.Module):
