@@ -13,33 +13,17 @@ from typing import Any, Callable
 
 from torch import nn
 
-from archspace.errors import ArchspaceError
+from archspace.registry import SpecRegistry
 
-_BUILDERS: dict[type, Callable[..., nn.Module]] = {}
-
-
-def register(*spec_types: type) -> Callable:
-    """Decorator: `fn` builds the module for every spec class given."""
-
-    def wrap(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        for spec_type in spec_types:
-            if spec_type in _BUILDERS:
-                raise ArchspaceError(f"{spec_type.__name__} is registered twice")
-            _BUILDERS[spec_type] = fn
-        return fn
-
-    return wrap
+BUILDERS: SpecRegistry[Callable[..., nn.Module]] = SpecRegistry("op builder")
+register = BUILDERS.register
 
 
 def build_op(spec: Any, *args: Any) -> nn.Module:
     """Build the module for `spec`."""
-    try:
-        fn = _BUILDERS[type(spec)]
-    except KeyError:
-        raise ArchspaceError(f"no op is registered for {type(spec).__name__} (kind {getattr(spec, 'kind', '?')!r})") from None
-    return fn(spec, *args)
+    return BUILDERS.lookup(spec)(spec, *args)
 
 
 def registered() -> dict[type, Callable[..., nn.Module]]:
     """A copy of the registry (spec class -> builder)."""
-    return dict(_BUILDERS)
+    return BUILDERS.as_dict()

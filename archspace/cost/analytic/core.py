@@ -4,9 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from archspace.errors import ArchspaceError
 from archspace.genotype.plan import plan
 from archspace.genotype.schema import Genotype
+from archspace.registry import SpecRegistry
 
 
 @dataclass(frozen=True)
@@ -63,33 +63,17 @@ def avg_pool(channels: int, h: int, w: int) -> Cost:
     return Cost(0, channels * h * w)
 
 
-_CLOSED_FORMS: dict[type, Callable[..., Cost]] = {}
-
-
-def closed_form(*spec_types: type) -> Callable:
-    """Decorator: `fn` gives the Cost of every spec class given (same arguments as the op builder)."""
-
-    def wrap(fn: Callable[..., Cost]) -> Callable[..., Cost]:
-        for spec_type in spec_types:
-            if spec_type in _CLOSED_FORMS:
-                raise ArchspaceError(f"{spec_type.__name__} has two closed forms")
-            _CLOSED_FORMS[spec_type] = fn
-        return fn
-
-    return wrap
+CLOSED_FORMS: SpecRegistry[Callable[..., Cost]] = SpecRegistry("closed-form cost")
+closed_form = CLOSED_FORMS.register  # decorator: fn(spec, *builder args) -> Cost
 
 
 def cost_of(spec: Any, *args: Any) -> Cost:
     """The closed-form cost of `spec` at the given site."""
-    try:
-        fn = _CLOSED_FORMS[type(spec)]
-    except KeyError:
-        raise ArchspaceError(f"no closed-form cost for {type(spec).__name__} (kind {getattr(spec, 'kind', '?')!r})") from None
-    return fn(spec, *args)
+    return CLOSED_FORMS.lookup(spec)(spec, *args)
 
 
 def registered_closed_forms() -> dict[type, Callable[..., Cost]]:
-    return dict(_CLOSED_FORMS)
+    return CLOSED_FORMS.as_dict()
 
 
 @dataclass(frozen=True)
