@@ -12,6 +12,13 @@ def build(genotype: Genotype, **kwargs):
     return _build(genotype, **kwargs)
 
 
+def cost(genotype: Genotype, **kwargs):
+    """Params, FLOPs, memory (and latency on request) of a genotype: see archspace.cost.summarize."""
+    from archspace.cost import summarize
+
+    return summarize(genotype, **kwargs)
+
+
 def _register_with_timm() -> None:
     from archspace.timm_models import register_zoo
 
@@ -20,4 +27,4 @@ def _register_with_timm() -> None:
 
 _register_with_timm()
 
-__all__ = ["ArchspaceError", "Genotype", "GenotypeError", "build", "dump_genotype", "load_genotype"]
+__all__ = ["ArchspaceError", "Genotype", "GenotypeError", "build", "cost", "dump_genotype", "load_genotype"]

@@ -1,25 +1,24 @@
 """Shared test helpers: count a single op with fvcore and compare with its closed form."""
 from __future__ import annotations
 
-import logging
-
 import torch
-from fvcore.nn import FlopCountAnalysis
 from torch import nn
 
 import archspace.builder  # noqa: F401  (registers every op and block)
 from archspace.cost.analytic import cost_of
+from archspace.cost.counting import flop_analysis, uncounted
 from archspace.genotype.base import Shape, Site
 from archspace.ops.registry import build_op
 
 
 def fvcore_counts(module: nn.Module, *inputs: torch.Tensor) -> tuple[int, int]:
-    """(params, fvcore FLOPs) of one eval-mode forward pass."""
-    logging.getLogger("fvcore").setLevel(logging.ERROR)
+    """(params, fvcore FLOPs with archspace's handlers) of one eval-mode forward pass; no op may go uncounted."""
     module.eval()
     with torch.no_grad():
-        analysis = FlopCountAnalysis(module, inputs).unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+        analysis = flop_analysis(module, inputs)
         flops = int(analysis.total())
+    missed = uncounted(dict(analysis.unsupported_ops()))
+    assert not missed, f"fvcore skipped ops that may carry multiply-adds: {missed} (add a handler in archspace.cost.counting)"
     return sum(p.numel() for p in module.parameters()), flops
 
 

@@ -1,4 +1,22 @@
-"""Cost of a network: params and FLOPs (fvcore on the built module)."""
-from archspace.cost.counting import Counts, count_model
+"""Cost of a network: params and FLOPs (analytic, and fvcore on the built module), latency, memory.
 
-__all__ = ["Counts", "count_model"]
+Convention: one FLOP is one multiply-add (fvcore and the papers). `archspace.cost(genotype)` (this
+package is callable) returns a `CostSummary`; see `summarize` for the options.
+"""
+import sys
+import types
+
+from archspace.cost.counting import Counts, count_model
+from archspace.cost.summary import CostSummary, summarize
+
+
+class _CallableModule(types.ModuleType):
+    """Lets `archspace.cost(genotype)` work whether `archspace.cost` is the function or this package."""
+
+    def __call__(self, genotype, **kwargs) -> CostSummary:
+        return summarize(genotype, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
+
+__all__ = ["CostSummary", "Counts", "count_model", "summarize"]

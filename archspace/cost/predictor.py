@@ -1,0 +1,231 @@
+"""Latency predictor: a per-device lookup table of unit latencies, plus a fitted per-network overhead.
+
+A network is cut into units exactly as the builder assembles it: the stem, each stage's downsample
+layer, each block, each stage's output norm, and the head. A unit's key is the canonical JSON of
+what builds it (its specs, the stage's norm/act/width, its input shape and stride) and the batch:
+two networks that share a unit share its entry. Blocks are keyed by their index parity, since a
+block's op may alternate between even and odd blocks (Swin shifts odd windows) but depends on
+nothing else about its position.
+
+prediction = sum over groups of scale[group] * (sum of the group's unit entries) + beta, the groups
+being the blocks of each mixer kind and everything else; the scales and beta are fitted on measured
+training networks by least squares on relative error, with a ridge pulling each scale towards 1
+(they absorb the overhead between units and the cache effects a unit timed alone does not see,
+which differ between op kinds).
+
+Tables are JSON files under `<cache dir>/latency/`, one per device fingerprint, settings and op
+source (`code_digest`); a build saves after every unit, so an interrupted build resumes where it stopped.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from archspace.cost.cache import cache_dir, code_digest
+from archspace.cost.latency import (
+    LatencySettings,
+    device_fingerprint,
+    measure_latency,
+    measure_module,
+)
+from archspace.errors import ArchspaceError
+
+RIDGE = 0.1
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One separately measurable piece of a network."""
+
+    key: str
+    what: str
+    shape: tuple[int, int, int]
+    make: Callable[[], nn.Module]
+    group: str = "other"  # whose fitted scale applies: "block:<mixer kind>" for blocks, "other" otherwise
+
+
+def _key(desc: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(desc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:20]
+
+
+def _dump(spec) -> Any:
+    return spec.model_dump(mode="json")
+
+
+def _chw(shape) -> tuple[int, int, int]:
+    return (shape.channels, shape.height, shape.width)
+
+
+def units(genotype) -> list[Unit]:
+    """The units of `genotype`, in execution order (identity layers left out)."""
+    import archspace.builder  # noqa: F401  (registers every op and block)
+    from archspace.genotype.plan import plan
+    from archspace.ops.layers import norm_layer
+    from archspace.ops.registry import build_op
+
+    p = plan(genotype)
+    g = genotype
+    out = [Unit(_key({"what": "stem", "spec": _dump(g.stem), "input": _chw(p.image)}), "stem", _chw(p.image), lambda: build_op(g.stem, g.in_chans))]
+    for stage, sp in zip(g.stages, p.stages):
+        if sp.input != sp.downsampled or stage.downsample.kind not in ("none", "in_block"):
+            desc = {"what": "downsample", "spec": _dump(stage.downsample), "input": _chw(sp.input), "output": _chw(sp.downsampled)}
+            out.append(Unit(_key(desc), "downsample", _chw(sp.input), lambda s=stage, sp=sp: build_op(s.downsample, sp.input, sp.downsampled)))
+        body = {k: v for k, v in _dump(stage).items() if k not in ("depth", "downsample", "drop_path", "out_norm")}
+        for b in sp.blocks:
+            desc = {"what": "block", "stage": body, "input": _chw(b.input), "stride": b.stride, "parity": b.index % 2}
+            out.append(Unit(_key(desc), "block", _chw(b.input), lambda s=stage, b=b: build_op(s.block, s, b), f"block:{stage.mixer.kind}"))
+        if stage.out_norm != "none":
+            desc = {"what": "norm", "norm": stage.out_norm, "input": _chw(sp.output)}
+            out.append(Unit(_key(desc), "norm", _chw(sp.output), lambda s=stage, sp=sp: norm_layer(s.out_norm)(sp.output.channels)))
+    last = p.stages[-1].output
+    desc = {"what": "head", "spec": _dump(g.head), "input": _chw(last), "num_classes": g.num_classes}
+    out.append(Unit(_key(desc), "head", _chw(last), lambda: build_op(g.head, last.channels, g.num_classes)))
+    return out
+
+
+def _progress(items: list, description: str, enabled: bool) -> Iterable:
+    if not enabled:
+        return items
+    from rich.console import Console
+    from rich.progress import track
+
+    return track(items, description=description, console=Console(stderr=True), transient=False)
+
+
+def fit_overhead(features: list[dict[str, float]], measured: list[float], ridge: float = RIDGE) -> tuple[dict[str, float], float]:
+    """Scales per group and an intercept minimising the relative squared error, shrunk towards scale 1.
+
+    `features[i][group]` is the sum of network i's unit entries in that group; the prediction is
+    sum(scale[group] * features[group]) + beta. `ridge` pulls every scale towards 1 (not beta), so a
+    group seen in few training networks keeps its table value.
+    """
+    import numpy as np
+
+    groups = sorted({k for f in features for k in f})
+    if len(measured) < 2 or not groups:
+        return dict.fromkeys(groups, 1.0), 0.0
+    x = np.array([[f.get(k, 0.0) for k in groups] + [1.0] for f in features])
+    y = np.asarray(measured, dtype=float)
+    a, b = x / y[:, None], np.ones_like(y)
+    penalty = np.eye(len(groups) + 1)
+    penalty[-1, -1] = 0.0
+    prior = np.append(np.ones(len(groups)), 0.0)
+    solution = np.linalg.lstsq(a.T @ a + ridge * penalty, a.T @ b + ridge * penalty @ prior, rcond=None)[0]
+    return dict(zip(groups, solution[:-1].tolist())), float(solution[-1])
+
+
+class LatencyTable:
+    """Unit latencies (ms) for one device fingerprint and one set of settings, stored as JSON."""
+
+    def __init__(self, settings: LatencySettings | None = None, path: str | Path | None = None):
+        settings = settings or LatencySettings()
+        settings.check()
+        if settings.image_size is not None:
+            raise ArchspaceError("image_size: a latency table measures each network at its own image size; leave it unset")
+        self.settings = settings
+        self.fingerprint = device_fingerprint(settings.device, settings.threads)
+        ident = json.dumps({"fp": self.fingerprint, "settings": settings.key(), "code": code_digest()}, sort_keys=True)
+        name = f"{settings.device}-{hashlib.sha256(ident.encode()).hexdigest()[:12]}.json"
+        self.path = Path(path) if path is not None else cache_dir() / "latency" / name
+        self.entries: dict[str, float] = {}
+        self.scales: dict[str, float] = {}
+        self.beta, self.fitted_on = 0.0, 0
+        if self.path.is_file():
+            data = json.loads(self.path.read_text())
+            self.entries = {k: float(v) for k, v in data.get("entries", {}).items()}
+            self.scales, self.beta = data.get("scales", {}), data.get("beta", 0.0)
+            self.fitted_on = data.get("fitted_on", 0)
+
+    def save(self) -> None:
+        """Write the table atomically."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = {"fingerprint": self.fingerprint, "settings": self.settings.key(), "entries": self.entries,
+                "scales": self.scales, "beta": self.beta, "fitted_on": self.fitted_on}
+        tmp = self.path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+        tmp.replace(self.path)
+
+    def missing(self, genotypes: Iterable) -> list[Unit]:
+        """Units of `genotypes` not in the table yet (each once)."""
+        seen, out = set(self.entries), []
+        for g in genotypes:
+            for u in units(g):
+                if u.key not in seen:
+                    seen.add(u.key)
+                    out.append(u)
+        return out
+
+    def measure_units(self, genotypes: Iterable, progress: bool = False) -> int:
+        """Measure every unit of `genotypes` missing from the table, saving after each; returns how many."""
+        todo = self.missing(genotypes)
+        for u in _progress(todo, "measuring units", progress):
+            lat = measure_module(u.make(), (self.settings.batch, *u.shape), self.settings)
+            self.entries[u.key] = lat.median_ms
+            self.save()
+        return len(todo)
+
+    def group_sums(self, genotype) -> dict[str, float]:
+        """Sum of the unit entries of `genotype` per group (ms); every unit must be in the table."""
+        sums: dict[str, float] = {}
+        for u in units(genotype):
+            if u.key not in self.entries:
+                raise ArchspaceError(f"{genotype.name}: unit {u.what} {u.key} is not in the latency table {self.path}; build it first")
+            sums[u.group] = sums.get(u.group, 0.0) + self.entries[u.key]
+        return sums
+
+    def unit_sum(self, genotype) -> float:
+        """Sum of the unit entries of `genotype` (ms)."""
+        return sum(self.group_sums(genotype).values())
+
+    def fit(self, genotypes: list, measured_ms: list[float]) -> None:
+        """Fit the group scales and the intercept on measured networks, and save."""
+        self.scales, self.beta = fit_overhead([self.group_sums(g) for g in genotypes], measured_ms)
+        self.fitted_on = len(genotypes)
+        self.save()
+
+    def predict(self, genotype, measure_missing: bool = False) -> float:
+        """Predicted latency in ms; with `measure_missing`, units not in the table are measured first."""
+        if measure_missing:
+            self.measure_units([genotype])
+        return sum(self.scales.get(k, 1.0) * v for k, v in self.group_sums(genotype).items()) + self.beta
+
+
+def build_table(genotypes: list, settings: LatencySettings | None = None, path: str | Path | None = None,
+                progress: bool = False, cache=None) -> LatencyTable:
+    """Measure the units of `genotypes`, measure the networks themselves, fit the overhead; resumable."""
+    table = LatencyTable(settings, path)
+    settings = table.settings
+    table.measure_units(genotypes, progress)
+    measured = [measure_latency(g, settings, cache).median_ms for g in _progress(genotypes, "measuring networks", progress)]
+    table.fit(genotypes, measured)
+    return table
+
+
+def spearman(a: list[float], b: list[float]) -> float:
+    """Spearman rank correlation (average ranks for ties)."""
+
+    def ranks(x: list[float]) -> list[float]:
+        order = sorted(range(len(x)), key=x.__getitem__)
+        r = [0.0] * len(x)
+        i = 0
+        while i < len(order):
+            j = i
+            while j + 1 < len(order) and x[order[j + 1]] == x[order[i]]:
+                j += 1
+            for k in range(i, j + 1):
+                r[order[k]] = (i + j) / 2
+            i = j + 1
+        return r
+
+    ra, rb = ranks(a), ranks(b)
+    ma, mb = sum(ra) / len(ra), sum(rb) / len(rb)
+    cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb))
+    var = (sum((x - ma) ** 2 for x in ra) * sum((y - mb) ** 2 for y in rb)) ** 0.5
+    return cov / var if var else 0.0
