@@ -26,7 +26,7 @@ def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
         table.add_column(c, justify="left" if i == 0 else "right")
     for r in rows:
         table.add_row(*r)
-    Console(width=max(120, len(columns) * 14)).print(table)
+    Console(width=max(120, len(columns) * 17)).print(table)
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -105,6 +105,45 @@ def cmd_zoo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cost(args: argparse.Namespace) -> int:
+    """Params, FLOPs (analytic and fvcore), latency and memory of genotype files, one table row each."""
+    from archspace.cost.commands import run_cost
+
+    return run_cost(args)
+
+
+def cmd_latency_table(args: argparse.Namespace) -> int:
+    """Build or resume a device's latency lookup table."""
+    from archspace.cost.commands import run_latency_table
+
+    return run_latency_table(args)
+
+
+def _device_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where to measure latency (default cpu)")
+    p.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads while measuring (default 1)")
+
+
+def _cost_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("files", nargs="+", help="genotype files")
+    _device_args(p)
+    p.add_argument("--latency", default="none", choices=["measure", "predict", "none"], help="latency column (default none)")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print a JSON list")
+    fmt.add_argument("--csv", action="store_true", help="print CSV")
+
+
+def _latency_table_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=["build"], help="build (or resume) the table")
+    p.add_argument("files", nargs="*", help="genotype files whose units to add (besides the preset networks)")
+    _device_args(p)
+    p.add_argument("--networks", type=int, default=40, help="preset-space networks to measure and fit on (default 40)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the preset networks (default 0)")
+    p.add_argument("--min-run-time", type=float, default=0.5, help="seconds of repeats per measurement (default 0.5)")
+    p.add_argument("--table", default=None, help="table file (default: under $ARCHSPACE_CACHE or ~/.cache/archspace)")
+
+
 def _json_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
 
@@ -126,6 +165,8 @@ COMMANDS: list[Command] = [
     ("validate", "validate genotype files (exit 0 when all are valid)", _validate_args, cmd_validate),
     ("schema", "print the genotype JSON Schema", lambda p: None, cmd_schema),
     ("zoo", "the published models we ship, ours vs the paper's params and FLOPs", _json_flag, cmd_zoo),
+    ("cost", "params, FLOPs (analytic and fvcore), latency and memory of genotype files", _cost_args, cmd_cost),
+    ("latency-table", "build a device's latency lookup table (resumable)", _latency_table_args, cmd_latency_table),
 ]
 
 

@@ -78,7 +78,7 @@ class ContBlockSpec(Spec):
         require(self.kernel % 2 == 1, "block.kernel", f"must be odd, got {self.kernel}")
         require(self.last_kernel is None or self.last_kernel % 2 == 1, "block.last_kernel", f"must be odd, got {self.last_kernel}")
         kernel, s, out = self.conv(stage, index)
-        site = Site(x, x.channels, 1, stage.norm, stage.act)
+        site = Site(x, x.channels, 1, stage.norm, stage.act, index)
         return BlockSites(site, None, Shape(out, conv_out(x.height, kernel, s), conv_out(x.width, kernel, s)))
 
 
