@@ -73,6 +73,11 @@ def require(condition: bool, field: str, reason: str) -> None:
         raise GenotypeError(field, reason)
 
 
+def require_odd(value: int | None, field: str) -> None:
+    """Refuse an even kernel size (None means the gene is off)."""
+    require(value is None or value % 2 == 1, field, f"must be odd, got {value}")
+
+
 def require_divides(value: int, size: tuple[int, int], field: str, what: str = "map") -> None:
     """Refuse a window/grid/patch `value` that does not tile an HxW map."""
     h, w = size

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from archspace.genotype.base import Site, Spec, require, require_divides
+from archspace.genotype.base import Site, Spec, require, require_divides, require_odd
 from archspace.genotype.specs.ffn import hidden_channels
 
 
@@ -32,7 +32,7 @@ class ConvMLPFFN(Spec):
     bias: bool = True
 
     def check(self, site: Site) -> None:
-        require(self.kernel % 2 == 1, "kernel", f"must be odd, got {self.kernel}")
+        require_odd(self.kernel, "kernel")
         require(hidden_channels(site.channels, self.ratio) >= 1, "ratio", f"{self.ratio} leaves no hidden channels")
 
 

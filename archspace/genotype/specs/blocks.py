@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from archspace.genotype.base import Norm, Shape, Site, Spec, require
+from archspace.genotype.base import Norm, Shape, Site, Spec, require, require_odd
 
 if TYPE_CHECKING:
     from archspace.genotype.schema import Stage
@@ -52,7 +52,7 @@ class MetaFormerBlock(Spec):
         _require_ffn(stage, "metaformer")
         _same_width(stage, x, "metaformer")
         require(stride == 1, "block.kind", "the metaformer block cannot stride; use a downsample layer")
-        require(self.cpe_kernel is None or self.cpe_kernel % 2 == 1, "block.cpe_kernel", f"must be odd, got {self.cpe_kernel}")
+        require_odd(self.cpe_kernel, "block.cpe_kernel")
         site = Site(x, x.channels, 1, stage.norm, stage.act, index)
         return BlockSites(site, site, x)
 

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from archspace.genotype.base import Shape, Site, Spec, conv_out, require, require_divides
+from archspace.genotype.base import Shape, Site, Spec, conv_out, require, require_divides, require_odd
 from archspace.genotype.specs.blocks import BlockSites
 
 if TYPE_CHECKING:
@@ -75,8 +75,8 @@ class ContBlockSpec(Spec):
             "channels",
             f"{x.channels} channels arrive at a {stage.channels}-channel stage; set the previous stage's block.out_channels to match",
         )
-        require(self.kernel % 2 == 1, "block.kernel", f"must be odd, got {self.kernel}")
-        require(self.last_kernel is None or self.last_kernel % 2 == 1, "block.last_kernel", f"must be odd, got {self.last_kernel}")
+        require_odd(self.kernel, "block.kernel")
+        require_odd(self.last_kernel, "block.last_kernel")
         kernel, s, out = self.conv(stage, index)
         site = Site(x, x.channels, 1, stage.norm, stage.act, index)
         return BlockSites(site, None, Shape(out, conv_out(x.height, kernel, s), conv_out(x.width, kernel, s)))

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from archspace.genotype.base import Act, Norm, Site, Spec, require
+from archspace.genotype.base import Act, Norm, Site, Spec, require, require_odd
 from archspace.genotype.specs.blocks import SqueezeExcite
 
 
@@ -18,7 +18,7 @@ class ConvMixer(Spec):
     bias: bool = False
 
     def check(self, site: Site) -> None:
-        require(self.kernel % 2 == 1, "kernel", f"must be odd, got {self.kernel}")
+        require_odd(self.kernel, "kernel")
         for field, channels in (("groups", site.channels), ("groups", site.out_channels)):
             require(channels % self.groups == 0, field, f"{self.groups} does not divide {channels} channels")
 
@@ -32,7 +32,7 @@ class DWConvMixer(Spec):
     proj: bool = Field(False, description="1x1 input and output projections (with bias) around the depthwise conv (STM-evaluation §3.2.1)")
 
     def check(self, site: Site) -> None:
-        require(self.kernel % 2 == 1, "kernel", f"must be odd, got {self.kernel}")
+        require_odd(self.kernel, "kernel")
         require(site.out_channels == site.channels, "kind", "a depthwise conv keeps the width; pick a block that projects")
 
 
@@ -59,7 +59,7 @@ class SCSCMixer(Spec):
 
     def check(self, site: Site) -> None:
         for i, k in enumerate(self.kernels):
-            require(k % 2 == 1, f"kernels[{i}]", f"must be odd, got {k}")
+            require_odd(k, f"kernels[{i}]")
         require(site.channels % self.m == 0, "kernels", f"{self.m} kernels (m) do not divide the {site.channels} input channels")
         reduced = site.channels // self.m
         require(reduced % self.g == 0, "g", f"{self.g} does not divide the {reduced} reduced channels (C_in / m)")

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from archspace.genotype.base import Site, Spec, require
+from archspace.genotype.base import Site, Spec, require, require_odd
 
 
 class DCNv3Mixer(Spec):
@@ -20,8 +20,8 @@ class DCNv3Mixer(Spec):
     def check(self, site: Site) -> None:
         require(site.stride == 1 and site.out_channels == site.channels, "kind", "DCNv3 keeps the map and width; pick a block that projects")
         require(site.channels % self.groups == 0, "groups", f"{self.groups} does not divide {site.channels} channels")
-        require(self.kernel % 2 == 1, "kernel", f"must be odd, got {self.kernel}")
-        require(self.dw_kernel % 2 == 1, "dw_kernel", f"must be odd, got {self.dw_kernel}")
+        require_odd(self.kernel, "kernel")
+        require_odd(self.dw_kernel, "dw_kernel")
 
 
 MIXERS = (DCNv3Mixer,)

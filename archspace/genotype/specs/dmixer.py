@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from archspace.genotype.base import Norm, Site, Spec, conv_out, require
+from archspace.genotype.base import Norm, Site, Spec, conv_out, require, require_odd
 from archspace.genotype.specs.ffn import hidden_channels
 
 
@@ -62,7 +62,7 @@ class DMixer(Spec):
             "sr_stride",
             f"{self.sr_stride} does not divide the {h}x{w} map",
         )
-        require(self.idconv_kernel % 2 == 1, "idconv_kernel", f"must be odd, got {self.idconv_kernel}")
+        require_odd(self.idconv_kernel, "idconv_kernel")
         require(
             conv // self.idconv_reduction >= 1,
             "idconv_reduction",

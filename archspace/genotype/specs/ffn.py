@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from archspace.genotype.base import Site, Spec, require
+from archspace.genotype.base import Site, Spec, require, require_odd
 
 
 def hidden_channels(channels: int, ratio: float) -> int:
@@ -34,7 +34,7 @@ class IRBFFN(Spec):
     bias: bool = False
 
     def check(self, site: Site) -> None:
-        require(self.kernel % 2 == 1, "kernel", f"must be odd, got {self.kernel}")
+        require_odd(self.kernel, "kernel")
         require(hidden_channels(site.channels, self.ratio) >= 1, "ratio", f"{self.ratio} leaves no hidden channels")
 
 
