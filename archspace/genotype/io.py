@@ -85,6 +85,8 @@ def genotype_from_dict(data: dict[str, Any]) -> Genotype:
 def load_genotype(path: str | Path) -> Genotype:
     """Read a genotype from a .json, .yaml or .yml file."""
     path = Path(path)
+    if path.is_dir():
+        raise GenotypeError("", f"{path}: is a folder; give genotype files (e.g. {path}/*.json)")
     if not path.is_file():
         raise GenotypeError("", f"{path}: no such file")
     text = path.read_text()
