@@ -209,23 +209,8 @@ def build_table(genotypes: list, settings: LatencySettings | None = None, path: 
 
 
 def spearman(a: list[float], b: list[float]) -> float:
-    """Spearman rank correlation (average ranks for ties)."""
+    """Spearman rank correlation (average ranks for ties); 0 when either side is constant."""
+    import pandas as pd
 
-    def ranks(x: list[float]) -> list[float]:
-        order = sorted(range(len(x)), key=x.__getitem__)
-        r = [0.0] * len(x)
-        i = 0
-        while i < len(order):
-            j = i
-            while j + 1 < len(order) and x[order[j + 1]] == x[order[i]]:
-                j += 1
-            for k in range(i, j + 1):
-                r[order[k]] = (i + j) / 2
-            i = j + 1
-        return r
-
-    ra, rb = ranks(a), ranks(b)
-    ma, mb = sum(ra) / len(ra), sum(rb) / len(rb)
-    cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb))
-    var = (sum((x - ma) ** 2 for x in ra) * sum((y - mb) ** 2 for y in rb)) ** 0.5
-    return cov / var if var else 0.0
+    rho = pd.DataFrame({"a": a, "b": b}).corr(method="spearman").iloc[0, 1]
+    return 0.0 if pd.isna(rho) else float(rho)
