@@ -119,6 +119,19 @@ def cmd_latency_table(args: argparse.Namespace) -> int:
     return run_latency_table(args)
 
 
+def cmd_probe(args: argparse.Namespace) -> int:
+    """ERF, invariance, FGSM robustness and throughput of models (STM-evaluation §5.5-6)."""
+    from archspace.probe.command import run
+
+    return run(args)
+
+
+def _probe_args(p: argparse.ArgumentParser) -> None:
+    from archspace.probe.command import add_args
+
+    add_args(p)
+
+
 def _device_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where to measure latency (default cpu)")
     p.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
@@ -167,6 +180,7 @@ COMMANDS: list[Command] = [
     ("zoo", "the published models we ship, ours vs the paper's params and FLOPs", _json_flag, cmd_zoo),
     ("cost", "params, FLOPs (analytic and fvcore), latency and memory of genotype files", _cost_args, cmd_cost),
     ("latency-table", "build a device's latency lookup table (resumable)", _latency_table_args, cmd_latency_table),
+    ("probe", "effective receptive field, invariance, FGSM robustness and throughput of models, compared in one table", _probe_args, cmd_probe),
 ]
 
 

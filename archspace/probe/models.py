@@ -1,0 +1,97 @@
+"""The networks a probe looks at: a genotype file or zoo name, at an image size, with optional weights."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from timm.data.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from torch import nn
+
+from archspace.errors import ArchspaceError, GenotypeError
+from archspace.genotype import Genotype, load_genotype
+from archspace.probe.data import normalize
+
+
+def resolve_genotype(model: str) -> Genotype:
+    """MODEL as a genotype file (.json/.yaml) when such a file exists, else a zoo name."""
+    from archspace.zoo import zoo_genotype
+
+    return load_genotype(model) if Path(model).is_file() else zoo_genotype(model)
+
+
+def at_image_size(genotype: Genotype, image_size: int, num_classes: int | None = None) -> Genotype:
+    """The genotype rebuilt at `image_size` (and `num_classes`); refused in one line when a map-tied gene
+    (window, halo block, sr, grid, patch) does not fit the new maps."""
+    updates = {"image_size": image_size, **({"num_classes": num_classes} if num_classes is not None else {})}
+    try:
+        return type(genotype).model_validate({**genotype.model_dump(), **updates})
+    except ValueError as err:  # pydantic wraps the GenotypeError of the failing gene
+        cause = next((e["ctx"]["error"] for e in getattr(err, "errors", lambda: [])() if isinstance(e.get("ctx", {}).get("error"), GenotypeError)), None)
+        reason = str(cause) if cause is not None else str(err).splitlines()[-1]
+        raise ArchspaceError(f"image_size: {genotype.name} does not fit {image_size}x{image_size}: {reason}") from None
+
+
+def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """A state_dict saved by torch.save, bare or under a 'state_dict' / 'model' key."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ArchspaceError(f"weights: {path} not found") from None
+    except Exception as err:  # noqa: BLE001 - any unreadable file is one line
+        raise ArchspaceError(f"weights: {path} is not a torch state_dict ({type(err).__name__})") from None
+    for key in ("state_dict", "model"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ArchspaceError(f"weights: {path} is not a state_dict of tensors")
+    return state
+
+
+def checkpoint_classes(state: dict[str, torch.Tensor]) -> int | None:
+    """The class count of a checkpoint's classifier (ArchNet's `head.fc`), None when it has none."""
+    weight = state.get("head.fc.weight")
+    return int(weight.shape[0]) if weight is not None else None
+
+
+def load_weights(model: nn.Module, state: dict[str, torch.Tensor], path: str | Path) -> None:
+    """Load `state` into `model`, refusing (one line) when keys or shapes differ."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    mismatched = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or mismatched:
+        parts = [f"{what} {keys[:3]}{' ...' if len(keys) > 3 else ''}" for what, keys in
+                 (("missing", missing), ("unexpected", unexpected), ("shape differs for", mismatched)) if keys]
+        raise ArchspaceError(f"weights: {path} does not fit the model: {'; '.join(parts)}")
+    model.load_state_dict(state)
+
+
+def build_probe_model(genotype: Genotype, weights: str | None = None, seed: int = 0) -> nn.Module:
+    """The network in eval mode: seeded random weights, or the state_dict at `weights`."""
+    from archspace.builder import build
+
+    torch.manual_seed(seed)
+    model = build(genotype)
+    if weights is not None:
+        load_weights(model, load_state_dict(weights), weights)
+    return model.eval()
+
+
+class Normalized(nn.Module):
+    """A timm-API network fed pixel-space images in [0, 1]: normalises with mean/std, then calls the network."""
+
+    def __init__(self, net: nn.Module, mean: tuple[float, ...] = IMAGENET_DEFAULT_MEAN, std: tuple[float, ...] = IMAGENET_DEFAULT_STD):
+        super().__init__()
+        self.net, self.mean, self.std = net, tuple(mean), tuple(std)
+
+    def forward_features(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net.forward_features(normalize(images, self.mean, self.std))
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        return self.net.forward_head(x, pre_logits=pre_logits)
+
+    def get_classifier(self) -> nn.Module:
+        return self.net.get_classifier()
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(normalize(images, self.mean, self.std))
