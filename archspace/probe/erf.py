@@ -72,6 +72,7 @@ def gradient_maps(stages: StageFn, inputs: torch.Tensor, batch: int = 8) -> list
 
 def erf_side(grad_map: torch.Tensor, fraction: float = 0.5) -> float:
     """Side of the smallest square centred at (H//2, W//2) holding `fraction` of the map's sum, over the input height."""
+    grad_map = grad_map.double()
     h, w = grad_map.shape
     total = float(grad_map.sum())
     ch, cw = h // 2, w // 2

@@ -82,9 +82,11 @@ def probe_model(model: str, settings: ProbeSettings, weights: str | None = None,
     placed = at_image_size(genotype, size, classes)
     net = build_probe_model(placed, weights, settings.seed).to(settings.device)
     images, labels = data.images.to(settings.device), data.labels.to(settings.device)
-    labels_fit = int(labels.max()) < classes
+    labels_fit = data.num_classes == classes  # a head for other classes (e.g. ImageNet's 1000) makes accuracy meaningless
     result = ModelProbe(genotype.name, genotype.id, size, classes, weights, data.name)
     pixel_model = Normalized(net)
+    if not labels_fit and {"invariance", "fgsm"} & set(settings.analyses):
+        result.skipped["accuracy"] = f"the data has {data.num_classes} classes but the model's head predicts {classes}"
     if "erf" in settings.analyses:
         log(f"{genotype.name}: ERF of {len(net.stages)} stages on {len(images)} images at {size}px")
         result.erf = [StageERF(s.stage, s.map.cpu(), s.sides) for s in erf(stage_outputs(net), normalize(images), settings.batch)]
@@ -96,7 +98,7 @@ def probe_model(model: str, settings: ProbeSettings, weights: str | None = None,
             log(f"{genotype.name}: FGSM at eps {', '.join(f'{e:g}/255' for e in settings.epsilons)}")
             result.fgsm = fgsm(pixel_model, images, labels, settings.epsilons, settings.batch)
         else:
-            result.skipped["fgsm"] = f"the data's labels do not fit the model's {classes} classes"
+            result.skipped["fgsm"] = "needs labels that fit the head (see accuracy)"
     if "throughput" in settings.analyses:
         pairs = settings.pairs or default_pairs(settings.device)
         log(f"{genotype.name}: throughput at {', '.join(f'{r}px x{b}' for r, b in pairs)} on {settings.device}, {settings.threads} thread(s)")
