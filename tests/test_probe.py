@@ -18,6 +18,15 @@ from archspace.probe.models import at_image_size, build_probe_model, resolve_gen
 from archspace.probe.throughput import parse_pairs, throughput
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One torch thread: the analyses run many small forwards, which extra threads only slow down on a shared CPU."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 def positive_conv(k: int, c_in: int = 3, c_out: int = 4) -> nn.Conv2d:
     conv = nn.Conv2d(c_in, c_out, k, padding=k // 2)
     with torch.no_grad():
@@ -207,6 +216,11 @@ def test_cli_weights_round_trip_and_refusal(tmp_path, capsys, small_net):
     assert main([*args, "--weights", str(ckpt)]) == 0
     loaded = json.loads(capsys.readouterr().out)["models"][0]
     assert loaded["weights"] == str(ckpt) and loaded["num_classes"] == 10
+    imagenet = tmp_path / "imagenet.pt"  # a 1000-class head: accuracies on digits would mean nothing
+    torch.save(build_probe_model(at_image_size(resolve_genotype("u_dwconv_micro"), 32)).state_dict(), imagenet)
+    assert main(["probe", "u_dwconv_micro", "--image-size", "32", "--images", "4", "--fgsm", "--json", "--weights", str(imagenet)]) == 0
+    foreign = json.loads(capsys.readouterr().out)["models"][0]
+    assert foreign["num_classes"] == 1000 and foreign["fgsm"] is None and "10 classes" in foreign["skipped"]["accuracy"]
     assert main(["probe", "u_pvt_micro", "--image-size", "32", "--images", "4", "--erf", "--weights", str(ckpt)]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress line
     assert err.startswith("archspace: error: weights:") and "does not fit" in err and "Traceback" not in err

@@ -61,7 +61,7 @@ def gradient_maps(stages: StageFn, inputs: torch.Tensor, batch: int = 8) -> list
             (grad,) = torch.autograd.grad(centre, x, retain_graph=i < len(outputs) - 1, allow_unused=True)
             if grad is None:
                 raise ArchspaceError(f"erf: stage {i + 1} output does not depend on the input (the model detaches its input); no gradient map")
-            sums[i] += F.relu(grad).sum((0, 1)).double()
+            sums[i] += F.relu(grad).sum((0, 1)).double().cpu()
     assert sums is not None
     maps = [s / len(inputs) for s in sums]
     for i, m in enumerate(maps):

@@ -66,14 +66,14 @@ def load_weights(model: nn.Module, state: dict[str, torch.Tensor], path: str | P
     model.load_state_dict(state)
 
 
-def build_probe_model(genotype: Genotype, weights: str | None = None, seed: int = 0) -> nn.Module:
-    """The network in eval mode: seeded random weights, or the state_dict at `weights`."""
+def build_probe_model(genotype: Genotype, state: dict[str, torch.Tensor] | None = None, source: str | None = None, seed: int = 0) -> nn.Module:
+    """The network in eval mode: seeded random weights, or `state` (a state_dict read from `source`)."""
     from archspace.builder import build
 
     torch.manual_seed(seed)
     model = build(genotype)
-    if weights is not None:
-        load_weights(model, load_state_dict(weights), weights)
+    if state is not None:
+        load_weights(model, state, source or "state_dict")
     return model.eval()
 
 

@@ -78,9 +78,10 @@ def probe_model(model: str, settings: ProbeSettings, weights: str | None = None,
     if key not in cache:
         cache[key] = load_probe_data(settings.data, size, genotype.in_chans, settings.images, settings.seed)
     data: ProbeData = cache[key]
-    classes = (checkpoint_classes(load_state_dict(weights)) if weights else None) or data.num_classes
+    state = load_state_dict(weights) if weights else None
+    classes = (checkpoint_classes(state) if state else None) or data.num_classes
     placed = at_image_size(genotype, size, classes)
-    net = build_probe_model(placed, weights, settings.seed).to(settings.device)
+    net = build_probe_model(placed, state, weights, settings.seed).to(settings.device)
     images, labels = data.images.to(settings.device), data.labels.to(settings.device)
     labels_fit = data.num_classes == classes  # a head for other classes (e.g. ImageNet's 1000) makes accuracy meaningless
     result = ModelProbe(genotype.name, genotype.id, size, classes, weights, data.name)
