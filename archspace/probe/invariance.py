@@ -98,6 +98,7 @@ class InvarianceCurve:
     agreement: list[float]
     cosine: list[float]
     accuracy: list[float] | None
+    predicted_classes: int  # distinct labels predicted on the untransformed images (1: agreement is trivially 1)
 
     def mean(self, what: str = "agreement") -> float:
         """Mean of a series over the sweep, the untransformed value left out."""
@@ -108,7 +109,8 @@ class InvarianceCurve:
     def to_dict(self) -> dict:
         return {"transform": self.transform, "unit": UNITS[self.transform], "values": self.values, "agreement": self.agreement,
                 "cosine": self.cosine, "accuracy": self.accuracy, "mean_agreement": self.mean("agreement"),
-                "mean_cosine": self.mean("cosine"), "mean_accuracy": self.mean("accuracy") if self.accuracy else None}
+                "mean_cosine": self.mean("cosine"), "mean_accuracy": self.mean("accuracy") if self.accuracy else None,
+                "predicted_classes": self.predicted_classes}
 
 
 def sweep(model, images: torch.Tensor, transform: str, values: Sequence[float], labels: torch.Tensor | None = None,
@@ -127,7 +129,8 @@ def sweep(model, images: torch.Tensor, transform: str, values: Sequence[float], 
         cosine.append(float(F.cosine_similarity(pooled.double(), ref_pooled.double(), dim=1).mean()))
         if labels is not None:
             accuracy.append(float((pred == labels).float().mean()))
-    return InvarianceCurve(transform, [float(v) for v in values], agreement, cosine, accuracy if labels is not None else None)
+    return InvarianceCurve(transform, [float(v) for v in values], agreement, cosine, accuracy if labels is not None else None,
+                           int(ref_pred.unique().numel()))
 
 
 def invariance(model, images: torch.Tensor, labels: torch.Tensor | None = None, transforms: Sequence[str] = TRANSFORMS,

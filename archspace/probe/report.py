@@ -30,11 +30,12 @@ def invariance_table(results: Sequence[ModelProbe]) -> Table | None:
         return None
     with_acc = any(c.accuracy for r in rows for c in r.invariance.values())
     series = [("agreement", "agree"), ("cosine", "cos")] + ([("accuracy", "acc")] if with_acc else [])
-    columns = ["model", *(f"{t} {label}" for t in TRANSFORMS for _, label in series)]
-    body = [[r.model, *(_f(r.invariance[t].mean(s)) if t in r.invariance and (s != "accuracy" or r.invariance[t].accuracy) else ""
+    columns = ["model", "classes predicted", *(f"{t} {label}" for t in TRANSFORMS for _, label in series)]
+    body = [[r.model, str(next(iter(r.invariance.values())).predicted_classes), *(_f(r.invariance[t].mean(s)) if t in r.invariance and (s != "accuracy" or r.invariance[t].accuracy) else ""
                         for t in TRANSFORMS for s, _ in series)] for r in rows]
     return ("Invariance (§6.2): mean over the sweep, identity left out: prediction agreement with the untransformed image, "
-            "cosine of pooled features" + (", accuracy" if with_acc else ""), columns, body)
+            "cosine of pooled features" + (", accuracy" if with_acc else "") + "; classes predicted on the clean images (1: agreement is trivially 1)",
+            columns, body)
 
 
 def fgsm_table(results: Sequence[ModelProbe]) -> Table | None:
@@ -74,12 +75,12 @@ def print_tables(results: Sequence[ModelProbe]) -> None:
     from rich.console import Console
     from rich.table import Table as RichTable
 
-    console = Console(width=160)
+    console = Console(width=220)
     for title, columns, rows in tables(results):
         console.print(f"[bold]{title}[/bold]")
         table = RichTable()
         for i, c in enumerate(columns):
-            table.add_column(c, justify="left" if i == 0 else "right")
+            table.add_column(c, justify="left" if i == 0 else "right", no_wrap=i == 0)
         for row in rows:
             table.add_row(*row)
         console.print(table)

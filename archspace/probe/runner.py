@@ -1,7 +1,7 @@
 """Run the chosen analyses on each model, on the same images, and collect every figure."""
 from __future__ import annotations
 
-import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -65,7 +65,10 @@ class ModelProbe:
 
 
 def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    """Progress on stderr (rich, timestamped), so stdout stays the tables or the JSON."""
+    from rich.console import Console
+
+    Console(stderr=True, highlight=False).print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {message}")
 
 
 def probe_model(model: str, settings: ProbeSettings, weights: str | None = None,
