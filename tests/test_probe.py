@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -224,3 +226,17 @@ def test_cli_weights_round_trip_and_refusal(tmp_path, capsys, small_net):
     assert main(["probe", "u_pvt_micro", "--image-size", "32", "--images", "4", "--erf", "--weights", str(ckpt)]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress line
     assert err.startswith("archspace: error: weights:") and "does not fit" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("args, field", [
+    (["nope_model"], "no zoo genotype 'nope_model'"),
+    (["u_swin_micro", "--image-size", "64"], "image_size: u_swin_micro does not fit 64x64"),
+    (["u_dwconv_micro", "--weights", "missing.pt"], "--weights: missing.pt not found"),
+    (["u_dwconv_micro", "--data", "no/such/folder"], "--data: no/such/folder"),
+    (["u_dwconv_micro", "--images", "0"], "--images: must be at least 1"),
+    (["u_dwconv_micro", "--throughput", "--pairs", "224"], "pairs: expected RESOLUTION:BATCH"),
+])
+def test_cli_bad_input_is_one_line(args, field):
+    result = subprocess.run([sys.executable, "-m", "archspace.cli", "probe", *args], capture_output=True, text=True)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and field in lines[0] and "Traceback" not in result.stderr

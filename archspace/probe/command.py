@@ -27,6 +27,21 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, metavar="DIR", help="write probe.json, summary.md and the PNG plots here")
 
 
+def _check_inputs(args: argparse.Namespace) -> None:
+    """Refuse bad models, sizes, checkpoints and data in one line before any analysis starts."""
+    from archspace.probe.data import DIGITS
+    from archspace.probe.models import at_image_size, resolve_genotype
+
+    for model in args.models:
+        genotype = resolve_genotype(model)
+        at_image_size(genotype, args.image_size or genotype.image_size)
+    for path in args.weights or ():
+        if not Path(path).is_file():
+            raise ArchspaceError(f"--weights: {path} not found")
+    if args.data != DIGITS and not Path(args.data).is_dir():
+        raise ArchspaceError(f"--data: {args.data} is neither 'digits' nor an image folder")
+
+
 def run(args: argparse.Namespace) -> int:
     from archspace.probe.report import markdown, print_tables
     from archspace.probe.runner import ANALYSES, ProbeSettings, run_probe
@@ -43,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         batch=args.batch, seed=args.seed, device=args.device, threads=args.threads,
         pairs=parse_pairs(args.pairs) if args.pairs else None,
     )
+    _check_inputs(args)
     if args.device == "cuda":
         import torch
 
