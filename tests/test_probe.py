@@ -240,3 +240,11 @@ def test_cli_bad_input_is_one_line(args, field):
     result = subprocess.run([sys.executable, "-m", "archspace.cli", "probe", *args], capture_output=True, text=True)
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1 and field in lines[0] and "Traceback" not in result.stderr
+
+
+def test_erf_of_a_network_has_a_map_per_stage_and_is_deterministic(small_net):
+    x = normalize(load_digits_images(32, 3, 4).images)
+    first, again = erf(stage_outputs(small_net), x, batch=3), erf(stage_outputs(small_net), x)
+    assert [s.stage for s in first] == [1, 2, 3, 4] and all(s.map.shape == (32, 32) for s in first)
+    assert all(torch.allclose(a.map, b.map, rtol=1e-5) and a.sides == b.sides for a, b in zip(first, again))
+    assert [s.erf50 for s in first] == sorted(s.erf50 for s in first)  # near-identity blocks: the stride-2 skeleton grows it
