@@ -15,7 +15,7 @@ from archspace.probe.data import load_digits_images, normalize
 from archspace.probe.erf import erf, erf_side, gradient_maps, stage_outputs
 from archspace.probe.fgsm import attack_sign, fgsm, fgsm_images
 from archspace.probe.invariance import default_values, shift, sweep, translate
-from archspace.probe.metrics import probe_metric
+from archspace.probe.metrics import metric_direction, probe_metric, probe_metrics
 from archspace.probe.models import at_image_size, build_probe_model, resolve_genotype
 from archspace.probe.throughput import parse_pairs, throughput
 
@@ -181,6 +181,8 @@ def test_probe_metric_names_and_determinism(small_net):
     assert probe_metric("fgsm_acc@0/255", small_net, data.images, data.labels) == probe_metric("clean_acc", small_net, data.images, data.labels)
     assert 0 <= probe_metric("invariance_rotation", small_net, data.images) <= 1
     assert -1 <= probe_metric("invariance_scale_cos", small_net, data.images) <= 1
+    both = probe_metrics(["clean_acc", "erf50_stage1"], small_net, data.images, data.labels)
+    assert set(both) == {"clean_acc", "erf50_stage1"} and metric_direction("fgsm_acc@2/255") == "maximize" and metric_direction("erf50") == "either"
     with pytest.raises(ArchspaceError, match="unknown probe metric"):
         probe_metric("erf", small_net, data.images)
     with pytest.raises(ArchspaceError, match="needs labels"):

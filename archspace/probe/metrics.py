@@ -67,3 +67,8 @@ def probe_metric(name: str, model: nn.Module, images: torch.Tensor, labels: torc
         curve = sweep(pixel, images, transform, default_values(transform, images.shape[-1]), labels if series == "accuracy" else None, batch)
         return curve.mean(series)
     raise ArchspaceError(f"metric: unknown probe metric {name!r}; known: {', '.join(METRIC_NAMES)}")
+
+
+def probe_metrics(names: list[str], model: nn.Module, images: torch.Tensor, labels: torch.Tensor | None = None, **kwargs) -> dict[str, float]:
+    """Several probe figures at once, keyed by name (extra keys for an evaluator's result dict)."""
+    return {name: probe_metric(name, model, images, labels, **kwargs) for name in names}
