@@ -16,9 +16,9 @@ Act = Literal["relu", "gelu", "silu", "hardswish", "sigmoid", "none"]
 
 
 class Spec(BaseModel):
-    """A frozen, strict piece of a genotype; unknown fields are refused."""
+    """A frozen, strict piece of a genotype; unknown fields, NaN and infinities are refused."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 @dataclass(frozen=True)
