@@ -24,15 +24,14 @@ from hypothesis import strategies as st
 
 from archspace.builder import build
 from archspace.cli import main
-from archspace.cost.memory import analytic_memory
 from archspace.cost.summary import summarize
 from archspace.errors import ArchspaceError
 from archspace.genotype import Genotype, load_genotype
 from archspace.genotype.io import canonical_dict, genotype_from_dict
 
 STATS: Counter = Counter()
-SMALL_FLOPS = 2 * 10**9  # build and run only what a 2-core test machine runs in well under a second
-SMALL_BYTES = 512 * 2**20
+SMALL_FLOPS = 5 * 10**8  # build and run only what a 2-core test machine runs in well under a second
+SMALL_PARAMS = 3 * 10**7
 FUZZ = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large], database=None)
 TMP = Path(tempfile.mkdtemp(prefix="archspace-fuzz-"))
 
@@ -72,7 +71,7 @@ def build_and_run(genotype: Genotype) -> bool:
     """Build and run a forward pass when the genotype is small enough for a test; True when it ran."""
     small = smallest(genotype)
     summary = summarize(small)
-    if summary.flops > SMALL_FLOPS or analytic_memory(small).inference_bytes > SMALL_BYTES:
+    if summary.flops > SMALL_FLOPS or summary.params > SMALL_PARAMS:
         STATS["too big to run in a test"] += 1
         return False
     model = build(small).eval()

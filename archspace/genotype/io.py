@@ -74,8 +74,8 @@ def _first_error(err: ValidationError, data: Any) -> GenotypeError:
     errors = err.errors()
     for e in errors:
         original = (e.get("ctx") or {}).get("error")
-        if isinstance(original, GenotypeError):
-            return original
+        if isinstance(original, GenotypeError):  # raised by a spec's validator: placed under where that spec sits
+            return original.under(_format_loc(e["loc"], data))
     e = errors[0]
     message = e["msg"]
     if e["type"] == "union_tag_invalid":
