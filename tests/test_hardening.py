@@ -191,5 +191,13 @@ def test_integer_genes_beyond_32_bits_are_refused():
     """Found by the fuzzer: a block stride of 2**63 passed validation and overflowed torch's conv2d."""
     data = zoo("resnet50_scsc_v1")
     data["stages"][0]["downsample"] = {"kind": "in_block", "block_stride": 2**63}
-    with pytest.raises(GenotypeError, match=r"^stages\[0\]\.downsample\.block_stride: 9223372036854775808 is beyond"):
+    with pytest.raises(GenotypeError, match=r"^stages\[0\]\.downsample\.block_stride: 9223372036854775808 is beyond the 2147483647 limit of a number gene"):
+        genotype_from_dict(data)
+
+
+def test_float_genes_beyond_32_bits_are_refused():
+    """Found by the fuzzer: an FFN ratio of 1e308 overflowed the hidden width to infinity."""
+    data = zoo("swin_t")
+    data["stages"][0]["ffn"]["ratio"] = 1e308
+    with pytest.raises(GenotypeError, match=r"^stages\[0\]\.ffn\.ratio: 1e\+308 is beyond"):
         genotype_from_dict(data)
