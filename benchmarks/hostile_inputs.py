@@ -84,6 +84,8 @@ def run(args: list[str]) -> tuple[int, float, float, str]:
 
 def main_() -> None:
     run(["validate", str(ROOT / "genotypes" / "resnet50.json")])  # warm imports
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS after imports: {baseline:.0f} MiB (growth below is measured above it)")
     slowest = (0.0, "")
     with tempfile.TemporaryDirectory() as tmp:
         for name, path in cases(Path(tmp)).items():
