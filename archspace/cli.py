@@ -32,9 +32,12 @@ def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
 def cmd_build(args: argparse.Namespace) -> int:
     """Build a genotype, count it with fvcore, print totals and a per-stage table."""
     from archspace import build, load_genotype
+    from archspace.cost.memory import check_fits
     from archspace.report import build_report
 
     genotype = load_genotype(args.file)
+    if not args.force:
+        check_fits(genotype)
     report = build_report(genotype, build(genotype))
     if args.json:
         print(json.dumps(report.to_dict()))
@@ -52,6 +55,11 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def report_error(err: Exception) -> None:
+    """Print one error line (what a batch command does for each bad file before going on)."""
+    print(f"archspace: error: {err}", file=sys.stderr, flush=True)
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     """Validate genotype files; report every bad one, exit 2 if any."""
     from archspace import load_genotype
@@ -62,7 +70,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             g = load_genotype(path)
             print(f"ok  {path}  {g.name}  {g.id}")
         except ArchspaceError as err:
-            print(f"archspace: error: {err}", file=sys.stderr)
+            report_error(err)
             bad += 1
     return 2 if bad else 0
 
@@ -85,13 +93,18 @@ def cmd_zoo(args: argparse.Namespace) -> int:
     from archspace.zoo import zoo_genotype, zoo_names
 
     names = zoo_names()
-    rows = []
+    rows, bad = [], 0
     for i, name in enumerate(names, 1):
         print(f"[{i}/{len(names)}] {name}", file=sys.stderr, flush=True)
-        rows.append(fidelity(zoo_genotype(name)))
+        try:
+            rows.append(fidelity(zoo_genotype(name)))
+        except ArchspaceError as err:
+            report_error(err)
+            bad += 1
+    status = 2 if bad else 0
     if args.json:
         print(json.dumps([r.to_dict() for r in rows]))
-        return 0
+        return status
     _table(
         "archspace zoo: ours vs paper (deltas under the paper's counting convention)",
         ["name", "family", "params", "FLOPs", "FLOPs (paper conv.)", "paper params", "paper FLOPs", "Δ params", "Δ FLOPs", "paper top-1"],
@@ -102,7 +115,7 @@ def cmd_zoo(args: argparse.Namespace) -> int:
             for r in rows
         ],
     )
-    return 0
+    return status
 
 
 def cmd_cost(args: argparse.Namespace) -> int:
@@ -145,6 +158,7 @@ def _cost_args(p: argparse.ArgumentParser) -> None:
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print a JSON list")
     fmt.add_argument("--csv", action="store_true", help="print CSV")
+    _force_flag(p)
 
 
 def _latency_table_args(p: argparse.ArgumentParser) -> None:
@@ -164,9 +178,14 @@ def _json_flag(p: argparse.ArgumentParser) -> None:
 Command = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 
 
+def _force_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--force", action="store_true", help="build even when the memory estimate exceeds the memory available")
+
+
 def _build_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="genotype file (.json, .yaml)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    _force_flag(p)
 
 
 def _validate_args(p: argparse.ArgumentParser) -> None:

@@ -6,7 +6,6 @@ package is callable) returns a `CostSummary`; see `summarize` for the options.
 import sys
 import types
 
-from archspace.cost.counting import Counts, count_model
 from archspace.cost.summary import CostSummary, summarize
 
 
@@ -15,6 +14,14 @@ class _CallableModule(types.ModuleType):
 
     def __call__(self, genotype, **kwargs) -> CostSummary:
         return summarize(genotype, **kwargs)
+
+    def __getattr__(self, name: str):
+        """fvcore counting imports torch: loaded on first use, so the analytic cost stays torch-free."""
+        if name in ("Counts", "count_model"):
+            from archspace.cost import counting
+
+            return getattr(counting, name)
+        raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
 
 
 sys.modules[__name__].__class__ = _CallableModule

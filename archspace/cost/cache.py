@@ -16,6 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from archspace.atomic import set_aside
+
 
 def cache_dir() -> Path:
     """`$ARCHSPACE_CACHE`, or `~/.cache/archspace`."""
@@ -45,11 +47,29 @@ class ResultCache:
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path is not None else cache_dir() / "results.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, what TEXT, genotype TEXT, value TEXT, created REAL)")
+        self._guarded(self._create)
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=30)
+
+    def _create(self) -> None:
+        with self._connect() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, what TEXT, genotype TEXT, value TEXT, created REAL)")
+            db.execute("SELECT COUNT(*) FROM results").fetchone()
+
+    def _guarded(self, action: Callable[[], Any]) -> Any:
+        """Run `action`; if the file is not a sound sqlite database, set it aside, start a new one and retry.
+
+        A locked or busy database (sqlite3.OperationalError) is not corruption and is raised as is.
+        """
+        try:
+            return action()
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError as err:
+            set_aside(self.path, str(err))
+            self._create()
+            return action()
 
     @staticmethod
     def key(what: str, genotype_id: str, fingerprint: dict[str, Any], settings: dict[str, Any]) -> str:
@@ -59,15 +79,27 @@ class ResultCache:
 
     def get(self, what: str, genotype_id: str, fingerprint: dict[str, Any], settings: dict[str, Any]) -> Any | None:
         """The stored value, or None."""
-        with self._connect() as db:
-            row = db.execute("SELECT value FROM results WHERE key = ?", (self.key(what, genotype_id, fingerprint, settings),)).fetchone()
-        return None if row is None else json.loads(row[0])
+        key = self.key(what, genotype_id, fingerprint, settings)
+
+        def read() -> Any:
+            with self._connect() as db:
+                return db.execute("SELECT value FROM results WHERE key = ?", (key,)).fetchone()
+
+        row = self._guarded(read)
+        try:
+            return None if row is None else json.loads(row[0])
+        except (TypeError, ValueError):  # a damaged value counts as a miss and is measured again
+            return None
 
     def put(self, what: str, genotype_id: str, fingerprint: dict[str, Any], settings: dict[str, Any], value: Any) -> None:
         """Store `value` (JSON-serialisable), replacing any earlier one under the same key."""
         key = self.key(what, genotype_id, fingerprint, settings)
-        with self._connect() as db:
-            db.execute("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?)", (key, what, genotype_id, _canonical(value), time.time()))
+
+        def write() -> None:
+            with self._connect() as db:
+                db.execute("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?)", (key, what, genotype_id, _canonical(value), time.time()))
+
+        self._guarded(write)
 
     def get_or_compute(
         self, what: str, genotype_id: str, fingerprint: dict[str, Any], settings: dict[str, Any], compute: Callable[[], Any]
@@ -81,5 +113,8 @@ class ResultCache:
         return value, False
 
     def __len__(self) -> int:
-        with self._connect() as db:
-            return db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+        def count() -> int:
+            with self._connect() as db:
+                return db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+
+        return self._guarded(count)

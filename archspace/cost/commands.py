@@ -25,11 +25,11 @@ def run_cost(args: argparse.Namespace) -> int:
         device_fingerprint,
         fingerprint_text,
     )
+    from archspace.cost.memory import check_fits
     from archspace.cost.summary import summarize
 
     if args.batch < 1 or args.threads < 1:
         raise ArchspaceError("--batch and --threads must be positive")
-    genotypes = [load_genotype(f) for f in args.files]  # every file is validated before any work starts
     table = None
     if args.latency != "none":
         LatencySettings(batch=args.batch, device=args.device, threads=args.threads).check()
@@ -40,20 +40,28 @@ def run_cost(args: argparse.Namespace) -> int:
         if not table.fitted_on:
             print(f"archspace: note: the latency table {table.path} has no fitted overhead; run `archspace latency-table build` first", file=sys.stderr)
     cache = ResultCache() if args.latency == "measure" else None
-    rows = []
-    for i, g in enumerate(genotypes, 1):
-        print(f"[{i}/{len(genotypes)}] {g.name}", file=sys.stderr, flush=True)
-        rows.append(summarize(g, args.batch, args.latency, args.device, args.threads, fvcore=True, cache=cache, table=table))
+    rows, bad = [], 0
+    for i, path in enumerate(args.files, 1):
+        try:  # a bad file costs one line; the others still get their row
+            g = load_genotype(path)
+            print(f"[{i}/{len(args.files)}] {g.name}", file=sys.stderr, flush=True)
+            if not args.force:
+                check_fits(g, args.batch, device=args.device)
+            rows.append(summarize(g, args.batch, args.latency, args.device, args.threads, fvcore=True, cache=cache, table=table))
+        except ArchspaceError as err:
+            print(f"archspace: error: {err}", file=sys.stderr, flush=True)
+            bad += 1
+    status = 2 if bad else 0
     if args.json:
         print(json.dumps([r.to_dict() for r in rows]))
-        return 0
+        return status
     if args.csv:
         fields = list(rows[0].to_dict()) if rows else []
         writer = csv.DictWriter(sys.stdout, fieldnames=fields)
         writer.writeheader()
         for r in rows:
             writer.writerow(r.to_dict())
-        return 0
+        return status
     from rich.console import Console
     from rich.table import Table
 
@@ -71,7 +79,7 @@ def run_cost(args: argparse.Namespace) -> int:
             "~" + _mb(r.training_memory_bytes),
         )
     Console(width=160).print(table_out)
-    return 0
+    return status
 
 
 def run_latency_table(args: argparse.Namespace) -> int:

@@ -57,10 +57,13 @@ def _ffn_hidden(stage, site) -> int:
     return int(site.channels * ratio) * site.shape.height * site.shape.width
 
 
-def analytic_memory(genotype, batch: int = 1, dtype_bytes: int = 4, optimizer_states: int = 2) -> MemoryEstimate:
-    """Estimated inference and training peak memory of `genotype` at `batch` (see the module docstring)."""
+def analytic_memory(genotype, batch: int = 1, dtype_bytes: int = 4, optimizer_states: int = 2, params: int | None = None) -> MemoryEstimate:
+    """Estimated inference and training peak memory of `genotype` at `batch` (see the module docstring).
+
+    `params`: the network's parameter count when the caller has it already (else computed analytically).
+    """
     p = plan(genotype)
-    params = analytic_cost(genotype).total.params
+    params = analytic_cost(genotype).total.params if params is None else params
     peak = _elements(p.image) + _elements(p.stem) * 2  # the stem: image in, a map out, one intermediate
     saved = _elements(p.stem)
     for stage, sp in zip(genotype.stages, p.stages):
@@ -120,3 +123,57 @@ def measure_peak_memory(genotype, batch: int = 1, train: bool = False, device: s
             model(x)
     torch.cuda.synchronize()
     return int(torch.cuda.max_memory_allocated())
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def available_memory_bytes(device: str = "cpu") -> int | None:
+    """Memory a new allocation can use now: free CUDA memory, or on the CPU the smaller of the system's
+    MemAvailable and the room left under this process's cgroup limit; None when it cannot be told."""
+    if device == "cuda":
+        import torch
+
+        return int(torch.cuda.mem_get_info()[0]) if torch.cuda.is_available() else None
+    candidates = []
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    candidates.append(int(line.split()[1]) * 1024)
+    except OSError:
+        pass
+    limit, used = _read_int("/sys/fs/cgroup/memory.max"), _read_int("/sys/fs/cgroup/memory.current")
+    if limit is not None and used is not None:
+        candidates.append(max(limit - used, 0))
+    return min(candidates) if candidates else None
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.3g} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
+
+
+def check_fits(genotype, batch: int = 1, train: bool = False, device: str = "cpu") -> MemoryEstimate:
+    """Refuse (ArchspaceError) to build `genotype` when its analytic memory estimate exceeds the memory available.
+
+    Callers skip this with a `--force` flag; the estimate is returned when it fits (or cannot be checked).
+    """
+    from archspace.errors import ArchspaceError
+
+    estimate = analytic_memory(genotype, batch)
+    need = estimate.training_bytes if train else estimate.inference_bytes
+    available = available_memory_bytes(device)
+    if available is not None and need > available:
+        activations = estimate.training_activation_bytes if train else estimate.inference_activation_bytes
+        raise ArchspaceError(
+            f"{genotype.name}: needs about {_gib(need)} on {device} (analytic estimate: {_gib(need - activations)} weights"
+            f"{' with gradients and optimizer state' if train else ''} + {_gib(activations)} activations at batch {batch}),"
+            f" more than the {_gib(available)} available; pass --force to try anyway"
+        )
+    return estimate

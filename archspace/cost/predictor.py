@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +28,7 @@ from typing import Any
 
 from torch import nn
 
+from archspace.atomic import set_aside, write_json
 from archspace.cost.cache import cache_dir, code_digest
 from archspace.cost.latency import (
     LatencySettings,
@@ -121,6 +122,26 @@ def fit_overhead(features: list[dict[str, float]], measured: list[float], ridge:
     return dict(zip(groups, solution[:-1].tolist())), float(solution[-1])
 
 
+def _finite(value: Any) -> float:
+    out = float(value)
+    if not math.isfinite(out):
+        raise ValueError(f"non-finite number {value!r}")
+    return out
+
+
+def _read_table(path: Path) -> tuple[dict[str, float], dict[str, float], float, int]:
+    """Entries, scales, beta and fitted_on of a saved table; ValueError/TypeError when it is not one."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    entries = {str(k): _finite(v) for k, v in data.get("entries", {}).items()}
+    scales = {str(k): _finite(v) for k, v in data.get("scales", {}).items()}
+    fitted_on = data.get("fitted_on", 0)
+    if not isinstance(fitted_on, int):
+        raise ValueError(f"fitted_on is {fitted_on!r}")
+    return entries, scales, _finite(data.get("beta", 0.0)), fitted_on
+
+
 class LatencyTable:
     """Unit latencies (ms) for one device fingerprint and one set of settings, stored as JSON."""
 
@@ -138,19 +159,16 @@ class LatencyTable:
         self.scales: dict[str, float] = {}
         self.beta, self.fitted_on = 0.0, 0
         if self.path.is_file():
-            data = json.loads(self.path.read_text())
-            self.entries = {k: float(v) for k, v in data.get("entries", {}).items()}
-            self.scales, self.beta = data.get("scales", {}), data.get("beta", 0.0)
-            self.fitted_on = data.get("fitted_on", 0)
+            try:
+                self.entries, self.scales, self.beta, self.fitted_on = _read_table(self.path)
+            except (OSError, ValueError, TypeError, AttributeError) as err:  # a torn or edited file: rebuild it
+                set_aside(self.path, str(err).splitlines()[0] if str(err) else type(err).__name__)
 
     def save(self) -> None:
-        """Write the table atomically."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Write the table atomically (tmp file + rename)."""
         data = {"fingerprint": self.fingerprint, "settings": self.settings.key(), "entries": self.entries,
                 "scales": self.scales, "beta": self.beta, "fitted_on": self.fitted_on}
-        tmp = self.path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-        tmp.replace(self.path)
+        write_json(self.path, data)
 
     def missing(self, genotypes: Iterable) -> list[Unit]:
         """Units of `genotypes` not in the table yet (each once)."""

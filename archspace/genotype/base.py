@@ -7,18 +7,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from archspace.errors import GenotypeError
 
+MAX_GENE_NUMBER = 2**31 - 1
 Norm = Literal["batchnorm", "layernorm", "groupnorm", "none"]
 Act = Literal["relu", "gelu", "silu", "hardswish", "sigmoid", "none"]
 
 
 class Spec(BaseModel):
-    """A frozen, strict piece of a genotype; unknown fields are refused."""
+    """A frozen, strict piece of a genotype; unknown fields, NaN and infinities are refused."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _bounded_numbers(self) -> "Spec":
+        """Refuse number genes beyond 32 bits (a stride of 2**63 overflows torch; a ratio of 1e308 makes an infinite width)."""
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            for i, x in enumerate(value if isinstance(value, tuple) else (value,)):
+                if isinstance(x, (int, float)) and not isinstance(x, bool) and abs(x) > MAX_GENE_NUMBER:
+                    raise GenotypeError(f"{name}[{i}]" if isinstance(value, tuple) else name, f"{x} is beyond the {MAX_GENE_NUMBER} limit of a number gene")
+        return self
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,10 @@ from typing import Any, Callable
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from archspace.atomic import write_text
 from archspace.errors import GenotypeError
 from archspace.genotype.schema import SCHEMA_VERSION, Genotype
+from archspace.safeload import check_plain, load_document
 
 # Fields that describe where a genotype came from, not the network it encodes.
 PROVENANCE_FIELDS = ("name", "reference", "notes")
@@ -53,47 +55,63 @@ def _format_loc(loc: tuple, data: Any) -> str:
     return path
 
 
+_EXPECTED = {
+    "int_type": "an integer", "int_from_float": "an integer", "int_parsing": "an integer", "float_type": "a number",
+    "float_parsing": "a number", "bool_type": "true or false", "string_type": "a string", "tuple_type": "a list",
+    "list_type": "a list", "dict_type": "a mapping", "model_type": "a mapping", "model_attributes_type": "a mapping",
+}
+_JSON_TYPES = {str: "a string", bool: "a boolean", int: "an integer", float: "a number", list: "a list", tuple: "a list", dict: "a mapping", type(None): "null"}
+
+
+def _shown(value: Any) -> str:
+    """`a string '96'`: a value's JSON type and a short repr, for one-line messages."""
+    text = repr(value)
+    return f"{_JSON_TYPES.get(type(value), type(value).__name__)} {text if len(text) <= 40 else text[:37] + '...'}"
+
+
 def _first_error(err: ValidationError, data: Any) -> GenotypeError:
     """One clear error from pydantic's list: the semantic one if present, else the first."""
     errors = err.errors()
     for e in errors:
         original = (e.get("ctx") or {}).get("error")
-        if isinstance(original, GenotypeError):
-            return original
+        if isinstance(original, GenotypeError):  # raised by a spec's validator: placed under where that spec sits
+            return original.under(_format_loc(e["loc"], data))
     e = errors[0]
     message = e["msg"]
     if e["type"] == "union_tag_invalid":
         message = f"unknown kind {e['input'].get('kind')!r}; known kinds: {e['ctx']['expected_tags']}"
+    elif e["type"] == "union_tag_not_found":
+        message = f"needs a `kind` ({e['ctx']['discriminator']})"
     elif e["type"] == "extra_forbidden":
         message = "unknown field"
     elif e["type"] == "missing":
         message = "is required"
+    elif e["type"] in _EXPECTED:
+        message = f"must be {_EXPECTED[e['type']]}, got {_shown(e['input'])}"
+    elif e.get("ctx") and "input" in e:
+        message = f"{message}, got {_shown(e['input'])}"
     return GenotypeError(_format_loc(e["loc"], data), message)
 
 
 def genotype_from_dict(data: dict[str, Any]) -> Genotype:
-    """Validate a dict (after migration) into a Genotype; errors are one-line GenotypeErrors."""
+    """Validate a dict (after migration) into a Genotype; errors are one-line GenotypeErrors.
+
+    Genes take their declared types strictly, as in a JSON file: `"channels": "96"` or `96.0` is
+    refused for an integer gene; an integer is accepted where a number is declared.
+    """
     if not isinstance(data, dict):
-        raise GenotypeError("", f"a genotype must be a mapping, got {type(data).__name__}")
+        raise GenotypeError("", f"a genotype must be a mapping, got {_shown(data)}")
+    check_plain(data)
     data = migrate(data)
     try:
-        return Genotype.model_validate(data)
+        return Genotype.model_validate_json(json.dumps(data), strict=True)
     except ValidationError as err:
         raise _first_error(err, data) from None
 
 
 def load_genotype(path: str | Path) -> Genotype:
-    """Read a genotype from a .json, .yaml or .yml file."""
-    path = Path(path)
-    if path.is_dir():
-        raise GenotypeError("", f"{path}: is a folder; give genotype files (e.g. {path}/*.json)")
-    if not path.is_file():
-        raise GenotypeError("", f"{path}: no such file")
-    text = path.read_text()
-    try:
-        data = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as err:
-        raise GenotypeError("", f"{path}: not valid {path.suffix.lstrip('.').upper() or 'JSON'}: {str(err).splitlines()[0]}") from None
+    """Read a genotype from a .json, .yaml or .yml file (size, encoding and nesting checked first)."""
+    data = load_document(path, "genotype file")
     try:
         return genotype_from_dict(data)
     except GenotypeError as err:
@@ -145,7 +163,7 @@ def dump_genotype(genotype: Genotype, path: str | Path | None = None, fmt: str |
     else:
         text = json.dumps(data, sort_keys=True, indent=2) + "\n"
     if path is not None:
-        Path(path).write_text(text)
+        write_text(path, text)
     return text
 
 

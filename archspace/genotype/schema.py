@@ -5,7 +5,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
-from archspace.genotype import specs
+from archspace.genotype import limits, specs
 from archspace.genotype.base import Act, Norm, Spec
 from archspace.genotype.plan import plan
 
@@ -30,8 +30,8 @@ Head = _union(specs.HEADS)
 class Stage(Spec):
     """One stage: an optional downsample layer, then `depth` blocks of one style at one width."""
 
-    depth: int = Field(ge=1)
-    channels: int = Field(ge=1)
+    depth: int = Field(ge=1, le=limits.MAX_DEPTH)
+    channels: int = Field(ge=1, le=limits.MAX_CHANNELS)
     downsample: Downsample = Field(default_factory=specs.downsample.NoDownsample)
     block: Block = Field(default_factory=specs.blocks.MetaFormerBlock)
     mixer: Mixer
@@ -67,19 +67,21 @@ class Genotype(Spec):
 
     schema_version: Literal[1] = SCHEMA_VERSION
     name: str = Field(min_length=1)
-    image_size: int = Field(224, ge=8)
-    in_chans: int = Field(3, ge=1)
-    num_classes: int = Field(1000, ge=0)
+    image_size: int = Field(224, ge=8, le=limits.MAX_IMAGE_SIZE)
+    in_chans: int = Field(3, ge=1, le=limits.MAX_IN_CHANS)
+    num_classes: int = Field(1000, ge=0, le=limits.MAX_CLASSES)
     drop_path_rate: float = Field(0.0, ge=0, lt=1)
     stem: Stem
-    stages: tuple[Stage, ...] = Field(min_length=1)
+    stages: tuple[Stage, ...] = Field(min_length=1, max_length=limits.MAX_STAGES)
     head: Head = Field(default_factory=specs.heads.LinearHead)
     reference: Reference | None = None
     notes: str = ""
 
     @model_validator(mode="after")
     def _semantics(self) -> "Genotype":
+        limits.check_blocks(self)
         plan(self)
+        limits.check_totals(self)
         return self
 
     @property
