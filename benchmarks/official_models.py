@@ -76,7 +76,11 @@ def contnet(root: Path, constructor: str) -> nn.Module:
 def scsc(root: Path, constructor: str) -> nn.Module:
     """megvii-research/SCSC cbtnet.py (cbtnet50) or scsc_swin.py (SCSC_Swin)."""
     if constructor.startswith("cbtnet"):
-        return getattr(_load_file(root / "cbtnet.py", "official_cbtnet"), constructor)()
+        model = getattr(_load_file(root / "cbtnet.py", "official_cbtnet"), constructor)()
+        for block in model.modules():  # the released forward loops over `patch_sizes`, which no constructor sets;
+            if hasattr(block, "layers") and not hasattr(block, "patch_sizes"):  # with one conv per kernel only its length is read
+                block.patch_sizes = [None] * len(block.layers)
+        return model
     return getattr(_load_file(root / "scsc_swin.py", "official_scsc_swin"), constructor)()
 
 

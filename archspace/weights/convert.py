@@ -30,15 +30,18 @@ def drop_unused_leading_rows(t: torch.Tensor, shape: torch.Size, model: nn.Modul
 
 @dataclass(frozen=True)
 class Rule:
-    """Official keys matching `pattern` go to `target` (a re.sub template), through `transform`."""
+    """Official keys matching `pattern` go to `target` (a re.sub template, or several tried in order), through `transform`."""
 
     pattern: str
-    target: str
+    target: str | tuple[str, ...]
     transform: Transform = same_up_to_unit_dims
 
-    def apply(self, key: str) -> str | None:
+    def apply(self, key: str, ours: Mapping[str, torch.Tensor] | None = None) -> str | None:
         m = re.fullmatch(self.pattern, key)
-        return m.expand(self.target) if m else None
+        if not m:
+            return None
+        targets = [m.expand(t) for t in ((self.target,) if isinstance(self.target, str) else self.target)]
+        return next((t for t in targets if ours is not None and t in ours), targets[0])
 
 
 @dataclass(frozen=True)
@@ -52,9 +55,9 @@ class Family:
     note: str = ""
     strip_prefixes: tuple[str, ...] = field(default=("module.",))
 
-    def target(self, key: str) -> tuple[str, Rule] | None:
+    def target(self, key: str, ours: Mapping[str, torch.Tensor] | None = None) -> tuple[str, Rule] | None:
         for rule in self.rules:
-            out = rule.apply(key)
+            out = rule.apply(key, ours)
             if out is not None:
                 return out, rule
         return None
@@ -98,7 +101,7 @@ def convert_state_dict(family: Family, official: Mapping[str, torch.Tensor], mod
             key = key.removeprefix(prefix)
         if family.is_ignored(key):
             continue
-        hit = family.target(key)
+        hit = family.target(key, ours)
         if hit is None:
             raise _fail(family, f"official key {key!r} {tuple(tensor.shape)} has no place in this genotype (unexpected key)")
         target, rule = hit

@@ -150,7 +150,113 @@ STM = Family(
     note="classification/models unified_{convnext,swin,halo,pvt,dcn_v3}_{micro,tiny,small,base}",
 )
 
-FAMILIES: dict[str, Family] = {f.name: f for f in (TRANSXNET, STM)}
+# ---------------------------------------------------------------- ConTNet (yan-hao-tian/ConTNet ConTNet.py)
+_CONT_ENCODER = {"pe.0": "pe_h", "pe.1": "pe_w", "attn.qkv.": "attn.qkv.", "attn.proj.": "attn.proj.",
+                 "mlp.fc1.": "mlp.fc1.", "mlp.fc2.": "mlp.fc2.", "norm1.": "norm1.", "norm2.": "norm2."}
+
+
+def _contnet_rules() -> list[Rule]:
+    rules = nest("", "", {"layer0.conv.conv.": "stem.0.0.", "fc.": "head.fc."})
+    for stage in range(4):
+        block = rf"layer{stage + 1}\.ConTBlock(?P<i>\d+)\."
+        ours = rf"stages.{stage}.blocks.\g<i>."
+        rules += nest(block, ours, {"bn.": "norm.", "out_conv.conv.": "conv.", "downsample.conv.": "shortcut."})
+        for encoder in (1, 2):
+            rules += nest(block + rf"ste{encoder}\.", ours + f"mixer.{encoder - 1}.", _CONT_ENCODER)
+    return rules
+
+
+CONTNET = Family(
+    "official-contnet",
+    "yan-hao-tian/ConTNet",
+    tuple(_contnet_rules()),
+    note="ConTNet.py build_model('ConT-Ti|S|M|B') with main.py's defaults (no avgdown, no relative PE, qkv bias, post-norm)",
+)
+
+# ---------------------------------------------------------------- SCSC (megvii-research/SCSC cbtnet.py, scsc_swin.py)
+_CBTNET_BLOCK = {
+    "reduction_c.": "mixer.reduce.0.", "bn1.": "mixer.reduce.1.", "bn2.": "mixer.norm.", "recover_c.": "mixer.recover.0.",
+    "bn3.": "mixer.recover.1.", "routing_fc.": "mixer.embed.", "downsample.0.": "shortcut.0.", "downsample.1.": "shortcut.1.",
+    "se.fc.0.": "se.fc1.", "se.fc.2.": "se.fc2.",
+}
+
+
+def _cbtnet_rules() -> list[Rule]:
+    rules = nest("", "", {"conv1.": "stem.0.0.", "bn1.": "stem.0.1.", "fc.": "head.fc."})
+    for stage in range(4):
+        block = rf"layer{stage + 1}\.(?P<i>\d+)\."
+        ours = rf"stages.{stage}.blocks.\g<i>."
+        rules += nest(block, ours, _CBTNET_BLOCK)
+        rules.append(Rule(block + r"layers\.(?P<k>\d+)\.0\." + _LEAVES, ours + r"mixer.branches.\g<k>.\g<tail>"))
+    return rules
+
+
+CBTNET = Family(
+    "official-cbtnet",
+    "megvii-research/SCSC",
+    tuple(_cbtnet_rules()),
+    note="cbtnet.py cbtnet50 = genotype resnet50_scsc_v3_official (ResNet-SCSC-V3 with the official channel shuffle)",
+)
+
+def _scsc_swin_rules() -> list[Rule]:
+    rules = nest("", "", {"patch_embed.proj.": "stem.0.", "patch_embed.norm.": "stem.1.", "norm.": "head.norm.", "head.": "head.fc."})
+    block = r"layers\.(?P<s>\d)\.blocks\.(?P<i>\d+)\."
+    ours = r"stages.\g<s>.blocks.\g<i>."
+    mixer = {"attn2conv." + k: v for k, v in _CBTNET_BLOCK.items() if not k.startswith(("downsample", "se"))}
+    rules += nest(block, ours, {**mixer, "attn2conv.se.fc.0.": "mixer.se.fc1.", "attn2conv.se.fc.2.": "mixer.se.fc2.",
+                                "bn.": "norm2.", "mlp.fc1.": "ffn.fc1.", "mlp.fc2.": "ffn.fc2."})
+    rules.append(Rule(block + r"attn2conv\.layers\.(?P<k>\d+)\." + _LEAVES, ours + r"mixer.branches.\g<k>.\g<tail>"))
+    for stage in range(3):  # the official patch merging closes stage s; ours opens stage s + 1
+        rules.append(Rule(rf"layers\.{stage}\.downsample\.(?P<rest>.+)", rf"stages.{stage + 1}.downsample.\g<rest>"))
+    return rules
+
+
+SCSC_SWIN = Family(
+    "official-scsc-swin",
+    "megvii-research/SCSC",
+    tuple(_scsc_swin_rules()),
+    note="scsc_swin.py SCSC_Swin() defaults = genotype swin_t_scsc_official",
+)
+
+
+# ---------------------------------------------------------------- timm baselines (resnet50, convnext_tiny, swin_tiny, pvt_v2_b2)
+_RESNET_BLOCK = {"conv1.": "reduce.0.", "bn1.": "reduce.1.", "conv2.": "mixer.", "bn2.": "norm2.", "conv3.": "expand.0.",
+                 "bn3.": "expand.1.", "downsample.0.": "shortcut.0.", "downsample.1.": "shortcut.1."}
+_TIMM_BLOCK = {
+    "gamma": "ls.gamma", "conv_dw.": "mixer.", "mlp.fc1.": "ffn.fc1.", "mlp.fc2.": "ffn.fc2.", "mlp.dwconv.": "ffn.dwconv.",
+    "attn.relative_position_bias_table": "mixer.rel_pos", "attn.qkv.": "mixer.qkv.", "attn.q.": "mixer.q.", "attn.kv.": "mixer.kv.",
+    "attn.proj.": "mixer.proj.", "attn.sr.": "mixer.sr.", "attn.norm.": "mixer.norm.",
+}
+
+
+def _timm_rules() -> list[Rule]:
+    rules = nest("", "", {"conv1.": "stem.0.0.", "bn1.": "stem.0.1.", "fc.": "head.fc.", "head.": "head.fc."})
+    rules += [
+        Rule(r"patch_embed\.proj\." + _LEAVES, (r"stem.0.\g<tail>", r"stem.0.0.\g<tail>")),
+        Rule(r"patch_embed\.norm\." + _LEAVES, (r"stem.1.\g<tail>", r"stem.0.1.\g<tail>")),
+        Rule(r"norm\." + _LEAVES, r"stages.3.norm.\g<tail>"),  # Swin's final norm
+        Rule(r"layers\.(?P<s>\d)\.downsample\.(?P<rest>.+)", r"stages.\g<s>.downsample.\g<rest>"),
+        Rule(r"stages\.(?P<s>\d)\.downsample\.proj\." + _LEAVES, r"stages.\g<s>.downsample.0.\g<tail>"),  # PVT-v2
+        Rule(r"stages\.(?P<s>\d)\.downsample\.norm\." + _LEAVES, r"stages.\g<s>.downsample.1.\g<tail>"),
+    ]
+    for stage in range(4):
+        rules += nest(rf"layer{stage + 1}\.(?P<i>\d+)\.", rf"stages.{stage}.blocks.\g<i>.", _RESNET_BLOCK)
+    for prefix in (r"layers\.(?P<s>\d)\.blocks\.(?P<i>\d+)\.", r"stages\.(?P<s>\d)\.blocks\.(?P<i>\d+)\."):
+        rules += nest(prefix, r"stages.\g<s>.blocks.\g<i>.", _TIMM_BLOCK)
+        rules += nest(prefix, r"stages.\g<s>.blocks.\g<i>.", {"norm1.": "norm1.", "norm2.": "norm2."})
+    rules.append(Rule(r"(?P<same>.+)", r"\g<same>"))  # everything else keeps its name (ConvNeXt's stem, norms, head)
+    return rules
+
+
+TIMM = Family(
+    "timm",
+    "huggingface/pytorch-image-models",
+    tuple(_timm_rules()),
+    ignored=(r".*relative_position_index", r".*attn_mask"),
+    note="timm's resnet50, convnext_tiny, swin_tiny_patch4_window7_224, pvt_v2_b2 (genotypes resnet50, convnext_t, swin_t, pvt_v2_b2)",
+)
+
+FAMILIES: dict[str, Family] = {f.name: f for f in (TRANSXNET, STM, CONTNET, CBTNET, SCSC_SWIN, TIMM)}
 
 
 def family_for(name: str) -> Family:
