@@ -160,6 +160,18 @@ def _validate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", help="genotype files")
 
 
+def _convert_weights_args(p: argparse.ArgumentParser) -> None:
+    from archspace.weights.command import add_args
+
+    add_args(p)
+
+
+def cmd_convert_weights(args: argparse.Namespace) -> int:
+    from archspace.weights.command import run
+
+    return run(args)
+
+
 COMMANDS: list[Command] = [
     ("build", "build a genotype and print params, FLOPs, output shape and a per-stage table", _build_args, cmd_build),
     ("validate", "validate genotype files (exit 0 when all are valid)", _validate_args, cmd_validate),
@@ -167,6 +179,7 @@ COMMANDS: list[Command] = [
     ("zoo", "the published models we ship, ours vs the paper's params and FLOPs", _json_flag, cmd_zoo),
     ("cost", "params, FLOPs (analytic and fvcore), latency and memory of genotype files", _cost_args, cmd_cost),
     ("latency-table", "build a device's latency lookup table (resumable)", _latency_table_args, cmd_latency_table),
+    ("convert-weights", "convert an official checkpoint into a state_dict of our genotype", _convert_weights_args, cmd_convert_weights),
 ]
 
 

@@ -90,9 +90,15 @@ def aliases(model: nn.Module) -> dict[str, list[str]]:
     return {keys[0]: keys[1:] for keys in by_id.values() if len(keys) > 1}
 
 
-def convert_state_dict(family: Family, official: Mapping[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
+def convert_state_dict(
+    family: Family, official: Mapping[str, torch.Tensor], model: nn.Module, new_classifier: str | None = None
+) -> dict[str, torch.Tensor]:
     """Official state_dict -> ours. Raises ArchspaceError (one line) on a key with no place, a shape that does not fit,
-    two official keys for one of ours, or a tensor of ours the checkpoint leaves empty."""
+    two official keys for one of ours, or a tensor of ours the checkpoint leaves empty.
+
+    `new_classifier` (a module prefix, e.g. 'head.fc.') is being re-initialised for a new class count: tensors of the
+    checkpoint that do not fit it are left out, and it need not be filled.
+    """
     ours = model.state_dict()
     out: dict[str, torch.Tensor] = {}
     source: dict[str, str] = {}
@@ -112,10 +118,12 @@ def convert_state_dict(family: Family, official: Mapping[str, torch.Tensor], mod
         try:
             value = rule.transform(tensor, ours[target].shape, model, target)
         except ValueError:
+            if new_classifier and target.startswith(new_classifier):
+                continue
             raise _fail(family, f"official key {key!r} {tuple(tensor.shape)} does not fit {target!r} {tuple(ours[target].shape)} (shape mismatch)") from None
         out[target], source[target] = value, key
     for key in covered_keys(model):
-        if key not in out:
+        if key not in out and not (new_classifier and key.startswith(new_classifier)):
             raise _fail(family, f"our {key!r} {tuple(ours[key].shape)} gets no official tensor (missing key)")
     for key, others in aliases(model).items():
         for other in others:
