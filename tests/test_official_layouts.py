@@ -140,3 +140,58 @@ def test_checkpoint_wrappers_and_bad_files(tmp_path):
         load_checkpoint_state_dict(tmp_path / "junk.pth")
     with pytest.raises(ArchspaceError, match="is not a file"):
         load_checkpoint_state_dict(tmp_path / "missing.pth")
+
+
+def _timm_resnet50_checkpoint(path: Path) -> torch.nn.Module:
+    """timm's resnet50 stands in for an official code base the tests can hold (timm is a dependency)."""
+    import timm
+
+    theirs = timm.create_model("resnet50").eval()
+    with torch.no_grad():
+        for p in theirs.parameters():
+            p.normal_(0, 0.05)
+    torch.save({"state_dict": theirs.state_dict(), "epoch": 1}, path)
+    return theirs
+
+
+def test_convert_weights_cli_end_to_end(tmp_path):
+    """A checkpoint of the other code converts, loads strictly, and gives its outputs; a broken one exits 2 in one line."""
+    import subprocess
+    import sys
+
+    theirs = _timm_resnet50_checkpoint(tmp_path / "official.pth")
+    out = tmp_path / "ours.pth"
+    cmd = [sys.executable, "-m", "archspace.cli", "convert-weights", str(tmp_path / "official.pth"), "--from", "timm",
+           "--genotype", "genotypes/resnet50.json", "--out", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    ours = archspace.build(archspace.load_genotype("genotypes/resnet50.json")).eval()
+    ours.load_state_dict(torch.load(out))
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), theirs(x))
+    again = subprocess.run(cmd, capture_output=True, text=True)
+    assert again.returncode == 2 and "exists" in again.stderr  # nothing already saved is lost
+    broken = theirs.state_dict()
+    broken.pop("layer3.2.bn2.running_var")
+    torch.save(broken, tmp_path / "broken.pth")
+    cmd[4], cmd[-1] = str(tmp_path / "broken.pth"), str(tmp_path / "x.pth")
+    bad = subprocess.run(cmd, capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "stages.2.blocks.2.norm2.running_var" in bad.stderr
+    assert "Traceback" not in bad.stderr and not (tmp_path / "x.pth").exists()
+
+
+def test_timm_pretrained_overlay_converts_and_keeps_a_new_head(tmp_path):
+    import timm
+
+    from archspace.timm_models import register_zoo
+
+    register_zoo()
+    theirs = _timm_resnet50_checkpoint(tmp_path / "official.pth")
+    ours = timm.create_model("archspace_resnet50", pretrained=True, pretrained_cfg_overlay=dict(file=str(tmp_path / "official.pth"))).eval()
+    tuned = timm.create_model("archspace_resnet50", pretrained=True, num_classes=7, pretrained_cfg_overlay=dict(file=str(tmp_path / "official.pth"))).eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), theirs(x))
+        torch.testing.assert_close(tuned.forward_features(x), theirs.forward_features(x))
+    assert tuned(x).shape == (1, 7)
