@@ -22,6 +22,13 @@ import official_shims
 _TIMM_ALIASES = {"timm.models.layers.halo_attn": "timm.layers.halo_attn", "timm.models.layers.helpers": "timm.layers.helpers"}
 
 
+def _require_einops() -> None:
+    try:
+        import einops  # noqa: F401
+    except ImportError:
+        raise SystemExit('the official STM-Evaluation / ConTNet code imports einops: pip install -e ".[official]"') from None
+
+
 def _alias_old_timm_paths() -> None:
     for old, new in _TIMM_ALIASES.items():
         sys.modules.setdefault(old, importlib.import_module(new))
@@ -49,6 +56,7 @@ def transxnet(root: Path, constructor: str) -> nn.Module:
 
 def stm(root: Path, constructor: str) -> nn.Module:
     """OpenGVLab/STM-Evaluation classification/models (timm-registered unified_* models)."""
+    _require_einops()
     _alias_old_timm_paths()
     sys.modules.setdefault("MultiScaleDeformableAttention", official_shims.multi_scale_deformable_attention())
     if "official_stm" not in sys.modules:
@@ -69,6 +77,7 @@ def _int_windows(swin: types.ModuleType) -> None:
 
 def contnet(root: Path, constructor: str) -> nn.Module:
     """yan-hao-tian/ConTNet ConTNet.py; constructor 'ConT-Ti' etc. with main.py's default flags."""
+    _require_einops()
     module = _load_file(root / "ConTNet.py", "official_contnet")
     return module.build_model(arch=constructor, use_avgdown=False, relative=False, qkv_bias=True, pre_norm=False)
 
