@@ -12,8 +12,22 @@ from archspace.ops.layers import SE, ConvNormAct, act_layer, norm_layer
 from archspace.ops.registry import build_op, register
 
 
-def _layer_scale(channels: int, init: float | None) -> nn.Module:
-    return LayerScale2d(channels, init) if init is not None else nn.Identity()
+class LayerScaleBias2d(nn.Module):
+    """Layer scale with a bias (CaiT Eq. 1 plus beta, as TransXNet's official per-channel 1x1 grouped conv): gamma * x + beta."""
+
+    def __init__(self, channels: int, init: float):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.full((channels,), init))
+        self.beta = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gamma.view(1, -1, 1, 1) + self.beta.view(1, -1, 1, 1)
+
+
+def _layer_scale(channels: int, init: float | None, bias: bool = False) -> nn.Module:
+    if init is None:
+        return nn.Identity()
+    return LayerScaleBias2d(channels, init) if bias else LayerScale2d(channels, init)
 
 
 def _drop_path(rate: float) -> nn.Module:
@@ -40,11 +54,11 @@ class MetaFormer(nn.Module):
             nn.init.trunc_normal_(self.pos_embed, std=0.02)
         self.norm1 = norm_layer(spec.mixer_norm or stage.norm)(c)
         self.mixer = build_op(stage.mixer, block.mixer)
-        self.ls1 = _layer_scale(c, spec.layer_scale)
+        self.ls1 = _layer_scale(c, spec.layer_scale, spec.layer_scale_bias)
         self.drop_path1 = _drop_path(block.drop_path)
         self.norm2 = norm_layer(spec.ffn_norm or stage.norm)(c)
         self.ffn = build_op(stage.ffn, block.ffn)
-        self.ls2 = _layer_scale(c, spec.layer_scale)
+        self.ls2 = _layer_scale(c, spec.layer_scale, spec.layer_scale_bias)
         self.drop_path2 = _drop_path(block.drop_path)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

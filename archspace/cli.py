@@ -192,6 +192,18 @@ def _validate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", help="genotype files")
 
 
+def _convert_weights_args(p: argparse.ArgumentParser) -> None:
+    from archspace.weights.command import add_args
+
+    add_args(p)
+
+
+def cmd_convert_weights(args: argparse.Namespace) -> int:
+    from archspace.weights.command import run
+
+    return run(args)
+
+
 COMMANDS: list[Command] = [
     ("build", "build a genotype and print params, FLOPs, output shape and a per-stage table", _build_args, cmd_build),
     ("validate", "validate genotype files (exit 0 when all are valid)", _validate_args, cmd_validate),
@@ -200,6 +212,7 @@ COMMANDS: list[Command] = [
     ("cost", "params, FLOPs (analytic and fvcore), latency and memory of genotype files", _cost_args, cmd_cost),
     ("latency-table", "build a device's latency lookup table (resumable)", _latency_table_args, cmd_latency_table),
     ("probe", "effective receptive field, invariance, FGSM robustness and throughput of models, compared in one table", _probe_args, cmd_probe),
+    ("convert-weights", "convert an official checkpoint into a state_dict of our genotype", _convert_weights_args, cmd_convert_weights),
 ]
 
 

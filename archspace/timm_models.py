@@ -12,18 +12,45 @@ from archspace.zoo import zoo_genotype, zoo_names
 PREFIX = "archspace_"
 
 
+def checkpoint_filter_fn(state_dict: dict, model: ArchNet) -> dict:
+    """timm's pretrained filter: a state_dict of ours passes through; an official checkpoint is converted with the
+    genotype's `reference.official.converter` (one-line ArchspaceError when a key or shape does not fit)."""
+    from archspace.weights import convert_state_dict, family_for
+    from archspace.weights.convert import covered_keys
+
+    if set(covered_keys(model)) <= set(state_dict):
+        return state_dict
+    ref = model.genotype.reference
+    official = ref.official if ref else None
+    if official is None or official.converter is None:
+        raise ArchspaceError(f"{model.genotype.name}: the checkpoint is not ours and the genotype names no official converter")
+    zoo_classes = zoo_genotype(model.genotype.name).num_classes
+    new_classifier = "head.fc." if model.num_classes != zoo_classes else None
+    return convert_state_dict(family_for(official.converter), state_dict, model, new_classifier)
+
+
 def _create(name: str, pretrained: bool = False, **kwargs) -> ArchNet:
-    if pretrained:
-        raise ArchspaceError(f"{PREFIX}{name}: archspace ships no pretrained weights")
     genotype = zoo_genotype(name)
     kwargs.pop("pretrained_cfg", None)  # timm passes its own; ours describes the genotype's input
-    kwargs.pop("pretrained_cfg_overlay", None)
+    overlay = kwargs.pop("pretrained_cfg_overlay", None) or {}
+    if pretrained and not overlay.get("file"):
+        raise ArchspaceError(
+            f"{PREFIX}{name}: archspace ships no pretrained weights; pass pretrained_cfg_overlay=dict(file=CHECKPOINT) "
+            "(ours, or the official code's: it is converted)"
+        )
     n_stages = len(genotype.stages)
     return build_model_with_cfg(
         ArchNet,
         PREFIX + name,
-        pretrained=False,
-        pretrained_cfg=dict(num_classes=genotype.num_classes, input_size=(genotype.in_chans, genotype.image_size, genotype.image_size)),
+        pretrained=pretrained,
+        pretrained_cfg=dict(
+            num_classes=genotype.num_classes,
+            input_size=(genotype.in_chans, genotype.image_size, genotype.image_size),
+            classifier="head.fc",
+            first_conv=None,
+            **overlay,
+        ),
+        pretrained_filter_fn=checkpoint_filter_fn,
         feature_cfg=dict(flatten_sequential=True, out_indices=tuple(range(n_stages))),
         genotype=genotype,
         **kwargs,

@@ -61,5 +61,5 @@ def test_timm_create_model_and_features_only():
     outs = features(torch.randn(1, 3, 64, 64))
     assert [o.shape[1] for o in outs] == features.feature_info.channels() == [192, 768]
     assert features.feature_info.reduction() == [8, 32]
-    with pytest.raises(Exception, match="no pretrained weights"):
+    with pytest.raises(Exception, match="ships no pretrained weights"):
         timm.create_model("archspace_resnet50", pretrained=True)

@@ -45,11 +45,25 @@ def test_backward(spec):
 
 
 def test_idconv_single_group_is_its_static_depthwise_conv():
-    """With G=1 the softmax over groups is 1, so IDConv is a plain depthwise conv with the learnable kernel P."""
-    op = IDConv(6, kernel=5, groups=1, reduction=2).eval()
+    """With G=1 the softmax over groups is 1, so IDConv is a plain depthwise conv with the learnable kernel P (and bias b)."""
     x = torch.randn(3, 6, 9, 9)
-    expected = F.conv2d(x, op.weight.reshape(6, 1, 5, 5), padding=2, groups=6)
-    torch.testing.assert_close(op(x), expected)
+    op = IDConv(6, kernel=5, groups=1, reduction=2, dynamic_bias=False).eval()
+    torch.testing.assert_close(op(x), F.conv2d(x, op.weight.reshape(6, 1, 5, 5), padding=2, groups=6))
+    op = IDConv(6, kernel=5, groups=1, reduction=2).eval()
+    torch.testing.assert_close(op(x), F.conv2d(x, op.weight.reshape(6, 1, 5, 5), op.bias[0], padding=2, groups=6))
+
+
+def test_idconv_bias_is_a_per_sample_mixture_of_the_bias_bank():
+    """Official IDConv: b = sum_g softmax_g(MLP(mean X)) * b_g, the kernel MLP applied to the global mean."""
+    op = IDConv(4, kernel=3, groups=3, reduction=2).eval()
+    x = torch.randn(2, 4, 6, 6)
+    with torch.no_grad():
+        a = op.expand(op.act(op.norm(op.reduce(x.mean(dim=(2, 3), keepdim=True))))).reshape(2, 3, 4).softmax(dim=1)
+        bias = (a * op.bias).sum(dim=1)
+        torch.testing.assert_close(op.dynamic_bias(x), bias)
+        no_bias = IDConv(4, kernel=3, groups=3, reduction=2, dynamic_bias=False).eval()
+        no_bias.load_state_dict({k: v for k, v in op.state_dict().items() if k != "bias"})
+        torch.testing.assert_close(op(x), no_bias(x) + bias[..., None, None])
 
 
 def test_idconv_kernels_are_per_sample_mixtures():
@@ -65,7 +79,7 @@ def test_idconv_kernels_are_per_sample_mixtures():
 
 def test_msffn_single_scale_is_an_inverted_residual_ffn():
     """MS-FFN with scales (3,) is the IRB sandwich: 1x1 expand -> act -> BN -> DW 3x3 -> act -> BN -> 1x1 -> BN."""
-    op = MultiScaleFFN(8, 16, scales=(3,)).eval()
+    op = MultiScaleFFN(8, 16, scales=(3,), dw_residual=False).eval()
     irb = nn.Sequential(
         nn.Conv2d(8, 16, 1, bias=False), nn.GELU(), nn.BatchNorm2d(16),
         nn.Conv2d(16, 16, 3, padding=1, groups=16), nn.GELU(), nn.BatchNorm2d(16),
@@ -83,6 +97,21 @@ def test_msffn_single_scale_is_an_inverted_residual_ffn():
         torch.testing.assert_close(op(x), irb(x))
 
 
+def test_msffn_dw_residual_adds_the_identity_around_the_depthwise_convs():
+    """Official MS-FFN: norm(act(DW(x) + x)); with the DW convs zeroed only the identity is left."""
+    op = MultiScaleFFN(4, 8, scales=(1, 3)).eval()
+    bare = MultiScaleFFN(4, 8, scales=(1, 3), dw_residual=False).eval()
+    bare.load_state_dict(op.state_dict())
+    x = torch.randn(2, 4, 5, 5)
+    with torch.no_grad():
+        assert not torch.allclose(op(x), bare(x))
+        for conv in op.dw:
+            conv.weight.zero_()
+            conv.bias.zero_()
+        h = op.norm1(op.act1(op.fc1(x)))
+        torch.testing.assert_close(op(x), op.norm3(op.fc2(op.norm2(op.act2(h)))))
+
+
 def test_msffn_scales_act_on_their_own_share():
     """Each hidden quarter sees only its own kernel: the 1x1 share is a per-channel scale (plus bias)."""
     op = MultiScaleFFN(4, 8, scales=(1, 3, 5, 7))
@@ -92,8 +121,8 @@ def test_msffn_scales_act_on_their_own_share():
 
 @pytest.mark.parametrize("ratio, split", [(0.25, (8, 24)), (0.5, (16, 16)), (0.75, (24, 8))])
 def test_attn_ratio_routes_channels(ratio, split):
-    """The first int(C * ratio) channels go through OSRA only, the rest through IDConv only (before the STE)."""
-    op = build_op(DMixer(attn_ratio=ratio, heads=2, sr_stride=2), site(32, 8, 8)).eval()
+    """With attn_first, the first int(C * ratio) channels go through OSRA only, the rest through IDConv only (before the STE)."""
+    op = build_op(DMixer(attn_ratio=ratio, heads=2, sr_stride=2, attn_first=True), site(32, 8, 8)).eval()
     assert op.split == split
     assert op.osra.q.in_channels == split[0] and op.idconv.weight.shape[1] == split[1]
     op.ste = nn.Identity()
@@ -111,6 +140,24 @@ def test_attn_ratio_routes_channels(ratio, split):
     assert not torch.allclose(y_conv[:, attn:], y[:, attn:])
     torch.testing.assert_close(y_attn[:, attn:], y[:, attn:])
     assert not torch.allclose(y_attn[:, :attn], y[:, :attn])
+
+
+def test_official_order_sends_the_leading_channels_to_idconv():
+    """Default (official code): the first half goes to IDConv and comes back first; OSRA gets the second half."""
+    op = build_op(DMixer(heads=2, sr_stride=2), site(32, 8, 8)).eval()
+    op.ste = nn.Identity()
+    x = torch.randn(1, 32, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(op(x), torch.cat([op.idconv(x[:, :16]), op.osra(x[:, 16:])], dim=1))
+
+
+def test_osr_refine_adds_act_pointwise_dw_conv_and_norm():
+    """Official OSR: DW (s+3) conv stride s, BN, GELU, 1x1 DW conv, BN; sr_refine=False keeps the paper's conv + BN."""
+    refined = build_op(DMixer(heads=1, sr_stride=4), site(16, 28, 28)).osra.sr
+    assert [type(m) for m in refined] == [nn.Conv2d, nn.BatchNorm2d, nn.GELU, nn.Conv2d, nn.BatchNorm2d]
+    assert refined[3].kernel_size == (1, 1) and refined[3].groups == 8 and refined[3].bias is None
+    bare = build_op(DMixer(heads=1, sr_stride=4, sr_refine=False), site(16, 28, 28)).osra.sr
+    assert [type(m) for m in bare] == [nn.Conv2d, nn.BatchNorm2d]
 
 
 def test_osr_kernel_is_stride_plus_three():
@@ -207,10 +254,39 @@ def test_bad_genes_are_refused_with_their_path(change, path):
     assert err.value.path == path
 
 
+def test_layer_scale_bias_and_pre_pool_head_norm():
+    """Official TransXNet: layer scale gamma * x + beta (per-channel grouped 1x1 conv) and GroupNorm on the map before pooling."""
+    spec = _tiny()
+    for stage in spec["stages"]:
+        stage["block"]["layer_scale_bias"] = True
+    spec["head"]["norm_position"] = "pre_pool"
+    g = genotype_from_dict(spec)
+    model = archspace.build(g).eval()
+    ls = model.stages[0].blocks[0].ls1
+    x = torch.randn(2, 16, 8, 8)
+    with torch.no_grad():
+        ls.beta.normal_()
+        torch.testing.assert_close(ls(x), F.conv2d(x, ls.gamma.view(16, 1, 1, 1), ls.beta, groups=16))
+        feats = torch.randn(2, 32, 4, 4)
+        head = model.head
+        head.norm.weight.normal_()
+        torch.testing.assert_close(head(feats), head.fc(head.norm(feats).mean(dim=(2, 3))))
+    counts, closed = count_model(model, g.image_size), analytic_cost(g).total
+    assert (closed.params, closed.flops) == (counts.params, counts.flops)
+    spec["stages"][0]["block"]["layer_scale"] = None
+    with pytest.raises(GenotypeError) as err:
+        genotype_from_dict(spec)
+    assert err.value.path == "stages[0].block.layer_scale_bias"
+
+
+OFFICIAL_PARAMS = {"transxnet_t": 12_834_808, "transxnet_s": 26_864_068, "transxnet_b": 48_009_002}  # official code, counted
+
+
 @pytest.mark.parametrize("name", ["transxnet_t", "transxnet_s", "transxnet_b"])
 def test_genotypes_load_and_plan(name):
     g = archspace.load_genotype(GENOTYPES / f"{name}.json")
     closed = analytic_cost(g).total
+    assert closed.params == OFFICIAL_PARAMS[name]
     assert abs(closed.params / 1e6 / g.reference.params_m - 1) < 0.02
     assert abs(closed.flops / 1e9 / g.reference.flops_g - 1) < 0.05
     assert json.loads((GENOTYPES / f"{name}.json").read_text())["name"] == name

@@ -180,13 +180,26 @@ class LatencyTable:
                     out.append(u)
         return out
 
-    def measure_units(self, genotypes: Iterable, progress: bool = False) -> int:
-        """Measure every unit of `genotypes` missing from the table, saving after each; returns how many."""
+    def measure_units(self, genotypes: Iterable, progress: bool = False, rounds: int = 1, refresh: bool = False) -> int:
+        """Measure every unit of `genotypes` missing from the table (all of them with `refresh`), saving after each;
+        returns how many.
+
+        With `rounds` > 1 the units are measured in that many interleaved passes, and each keeps the lowest median
+        (a refreshed one: the lowest of old and new): load from other processes only ever adds time."""
+        genotypes = list(genotypes)
         todo = self.missing(genotypes)
-        for u in _progress(todo, "measuring units", progress):
-            lat = measure_module(u.make(), (self.settings.batch, *u.shape), self.settings)
-            self.entries[u.key] = lat.median_ms
-            self.save()
+        if refresh:
+            keys = {u.key for u in todo}
+            for g in genotypes:
+                for u in units(g):
+                    if u.key not in keys:
+                        keys.add(u.key)
+                        todo.append(u)
+        for r in range(rounds):
+            for u in _progress(todo, f"measuring units (pass {r + 1}/{rounds})" if rounds > 1 else "measuring units", progress):
+                lat = measure_module(u.make(), (self.settings.batch, *u.shape), self.settings).median_ms
+                self.entries[u.key] = min(lat, self.entries.get(u.key, lat)) if (r or refresh) else lat
+                self.save()
         return len(todo)
 
     def group_sums(self, genotype) -> dict[str, float]:
@@ -208,20 +221,36 @@ class LatencyTable:
         self.fitted_on = len(genotypes)
         self.save()
 
-    def predict(self, genotype, measure_missing: bool = False) -> float:
+    def predict(self, genotype, measure_missing: bool = False, rounds: int = 1) -> float:
         """Predicted latency in ms; with `measure_missing`, units not in the table are measured first."""
         if measure_missing:
-            self.measure_units([genotype])
+            self.measure_units([genotype], rounds=rounds)
         return sum(self.scales.get(k, 1.0) * v for k, v in self.group_sums(genotype).items()) + self.beta
 
 
+def measure_networks(genotypes: list, settings: LatencySettings, rounds: int = 1, progress: bool = False) -> list[float]:
+    """Each network's latency (ms) as the lowest median of `rounds` interleaved passes over all of them."""
+    best = [float("inf")] * len(genotypes)
+    for r in range(rounds):
+        label = f"measuring networks (pass {r + 1}/{rounds})" if rounds > 1 else "measuring networks"
+        for i, g in enumerate(_progress(genotypes, label, progress)):
+            best[i] = min(best[i], measure_latency(g, settings).median_ms)
+    return best
+
+
 def build_table(genotypes: list, settings: LatencySettings | None = None, path: str | Path | None = None,
-                progress: bool = False, cache=None) -> LatencyTable:
-    """Measure the units of `genotypes`, measure the networks themselves, fit the overhead; resumable."""
+                progress: bool = False, cache=None, rounds: int = 1) -> LatencyTable:
+    """Measure the units of `genotypes`, measure the networks themselves, fit the overhead; resumable.
+
+    `rounds` > 1 measures units and networks in that many interleaved passes, keeping each one's minimum
+    (robust to load from other processes); with 1, network latencies come from `cache` when given."""
     table = LatencyTable(settings, path)
     settings = table.settings
-    table.measure_units(genotypes, progress)
-    measured = [measure_latency(g, settings, cache).median_ms for g in _progress(genotypes, "measuring networks", progress)]
+    table.measure_units(genotypes, progress, rounds)
+    if rounds > 1:
+        measured = measure_networks(genotypes, settings, rounds, progress)
+    else:
+        measured = [measure_latency(g, settings, cache).median_ms for g in _progress(genotypes, "measuring networks", progress)]
     table.fit(genotypes, measured)
     return table
 

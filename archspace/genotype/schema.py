@@ -45,6 +45,15 @@ class Stage(Spec):
 CountExclusion = Literal["attention_matmul", "deform_sampling", "norm", "pool", "pos_embed_params"]
 
 
+class OfficialCode(Spec):
+    """The official implementation this genotype equals tensor for tensor, or why there is none."""
+
+    repo: str | None = Field(None, description="owner/name of the official repository; None: no official code exists")
+    constructor: str | None = Field(None, description="what builds the model there (function or timm name)")
+    converter: str | None = Field(None, description="`archspace convert-weights --from` family that loads its checkpoints")
+    note: str | None = Field(None, description="why no official code, and the closest official relative")
+
+
 class Reference(Spec):
     """What the paper reports for a published model, kept beside our computed numbers.
 
@@ -60,6 +69,7 @@ class Reference(Spec):
     top1: float | None = None
     source: str | None = None
     excludes: tuple[CountExclusion, ...] = ()
+    official: OfficialCode | None = None
 
 
 class Genotype(Spec):

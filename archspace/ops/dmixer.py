@@ -13,9 +13,22 @@ from archspace.ops.registry import register
 
 
 class IDConv(nn.Module):
-    """Input-dependent depthwise conv (TransXNet §III-B1, Eq. 3): W = sum_g softmax_g(A')_g * P_g, applied per sample."""
+    """Input-dependent depthwise conv (TransXNet §III-B1, Eq. 3): W = sum_g softmax_g(A')_g * P_g, applied per sample.
 
-    def __init__(self, channels: int, kernel: int = 7, groups: int = 2, reduction: int = 4, norm: str = "batchnorm", act: str = "gelu"):
+    With `dynamic_bias` (official code, not in Eq. 3) the conv also gets b = sum_g softmax_g(MLP(mean X))_g * b_g,
+    the same MLP applied to the global mean.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        kernel: int = 7,
+        groups: int = 2,
+        reduction: int = 4,
+        norm: str = "batchnorm",
+        act: str = "gelu",
+        dynamic_bias: bool = True,
+    ):
         super().__init__()
         self.kernel, self.groups = kernel, groups
         hidden = channels // reduction
@@ -26,26 +39,45 @@ class IDConv(nn.Module):
         self.expand = nn.Conv2d(hidden, groups * channels, 1)
         self.weight = nn.Parameter(torch.empty(groups, channels, kernel, kernel))
         nn.init.trunc_normal_(self.weight, std=0.02)
+        self.bias = nn.Parameter(torch.empty(groups, channels)) if dynamic_bias else None
+        if self.bias is not None:
+            nn.init.trunc_normal_(self.bias, std=0.02)
+
+    def attention(self, pooled: torch.Tensor) -> torch.Tensor:
+        """The IDConv MLP (1x1 reduce, norm, act, 1x1 expand to G x C) on a pooled map, softmax over G: (B, G, C, k*k)."""
+        b, c, kh, kw = pooled.shape
+        a = self.expand(self.act(self.norm(self.reduce(pooled))))
+        return a.reshape(b, self.groups, c, kh * kw).softmax(dim=1)
 
     def dynamic_kernel(self, x: torch.Tensor) -> torch.Tensor:
         """Per-sample depthwise kernels (B, C, K, K): softmax over G of the pooled attention, times the G kernels."""
         b, c = x.shape[:2]
         k2 = self.kernel * self.kernel
-        a = self.expand(self.act(self.norm(self.reduce(self.pool(x)))))
-        a = a.reshape(b, self.groups, c, k2).softmax(dim=1)
+        a = self.attention(self.pool(x))
         # sum over g of A[b, g, c, k] * P[g, c, k] as a matmul batched over (c, k): fvcore counts its G MACs per weight
         w = torch.matmul(a.permute(2, 3, 0, 1), self.weight.reshape(self.groups, c, k2).permute(1, 2, 0).unsqueeze(-1))
         return w.squeeze(-1).permute(2, 0, 1).reshape(b, c, self.kernel, self.kernel)
 
+    def dynamic_bias(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-sample bias (B, C): softmax over G of the MLP on the global mean, times the G bias vectors."""
+        a = self.attention(F.adaptive_avg_pool2d(x, 1)).squeeze(-1)  # (B, G, C)
+        b = torch.matmul(a.permute(2, 0, 1), self.bias.t().unsqueeze(-1))  # (C, B, 1): G MACs per channel
+        return b.squeeze(-1).t()
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
         weight = self.dynamic_kernel(x).reshape(b * c, 1, self.kernel, self.kernel)
-        y = F.conv2d(x.reshape(1, b * c, h, w), weight, padding=self.kernel // 2, groups=b * c)
+        bias = self.dynamic_bias(x).reshape(b * c) if self.bias is not None else None
+        y = F.conv2d(x.reshape(1, b * c, h, w), weight, bias, padding=self.kernel // 2, groups=b * c)
         return y.reshape(b, c, h, w)
 
 
 class OSRA(nn.Module):
-    """Overlapping spatial-reduction attention (TransXNet §III-B2, Eq. 4): softmax(QK^T/sqrt(d) + B) V, no output projection."""
+    """Overlapping spatial-reduction attention (TransXNet §III-B2, Eq. 4): softmax(QK^T/sqrt(d) + B) V, no output projection.
+
+    The reduction is a (s+3)x(s+3) depthwise conv of stride s + norm; `sr_refine` (official code) follows it with
+    act, a 1x1 depthwise conv and a norm.
+    """
 
     def __init__(
         self,
@@ -56,6 +88,8 @@ class OSRA(nn.Module):
         norm: str = "batchnorm",
         bias_shape: tuple[int, int] | None = None,
         stage_bias: bool = False,
+        sr_refine: bool = True,
+        act: str = "gelu",
     ):
         super().__init__()
         self.heads = heads
@@ -63,10 +97,10 @@ class OSRA(nn.Module):
         self.q = nn.Conv2d(channels, channels, 1, bias=qkv_bias)
         if sr_stride > 1:
             k = osr_kernel(sr_stride)
-            self.sr = nn.Sequential(
-                nn.Conv2d(channels, channels, k, sr_stride, osr_padding(sr_stride), groups=channels, bias=False),
-                norm_layer(norm)(channels),
-            )
+            layers = [nn.Conv2d(channels, channels, k, sr_stride, osr_padding(sr_stride), groups=channels, bias=False), norm_layer(norm)(channels)]
+            if sr_refine:
+                layers += [act_layer(act)(), nn.Conv2d(channels, channels, 1, groups=channels, bias=False), norm_layer(norm)(channels)]
+            self.sr = nn.Sequential(*layers)
         else:
             self.sr = nn.Identity()
         self.local = nn.Conv2d(channels, channels, 3, 1, 1, groups=channels)
@@ -117,28 +151,48 @@ class STE(nn.Module):
 
 
 class DualDynamicMixer(nn.Module):
-    """D-Mixer (TransXNet §III-B, Eq. 2): Concat(OSRA(X1), IDConv(X2)) then STE; X1 holds the attention share."""
+    """D-Mixer (TransXNet §III-B, Eq. 2): OSRA on the attention share, IDConv on the rest, concat in channel order, STE.
+
+    `attn_first` puts OSRA's share first (Eq. 2's X1); the official code puts IDConv's first.
+    """
 
     def __init__(self, spec: DMixer, site: Site):
         super().__init__()
         c, (h, w) = site.channels, site.shape.resolution
-        self.split = split_channels(c, spec.attn_ratio)
+        attn, conv = split_channels(c, spec.attn_ratio)
+        self.attn_first = spec.attn_first
+        self.split = (attn, conv) if spec.attn_first else (conv, attn)
         kh, kw = kv_size(h, w, spec.sr_stride)
         bias_shape = (h * w, kh * kw) if spec.pos_bias != "none" else None
-        self.osra = OSRA(self.split[0], spec.heads, spec.sr_stride, spec.qkv_bias, spec.norm, bias_shape, spec.pos_bias == "stage")
-        self.idconv = IDConv(self.split[1], spec.idconv_kernel, spec.idconv_groups, spec.idconv_reduction, spec.norm, site.act)
+        self.osra = OSRA(
+            attn, spec.heads, spec.sr_stride, spec.qkv_bias, spec.norm, bias_shape, spec.pos_bias == "stage", spec.sr_refine, site.act
+        )
+        self.idconv = IDConv(conv, spec.idconv_kernel, spec.idconv_groups, spec.idconv_reduction, spec.norm, site.act, spec.idconv_bias)
         self.ste = STE(c, spec.ste_channels(c), spec.norm, site.act)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x1, x2 = torch.split(x, self.split, dim=1)
-        return self.ste(torch.cat([self.osra(x1), self.idconv(x2)], dim=1))
+        parts = [self.osra(x1), self.idconv(x2)] if self.attn_first else [self.idconv(x1), self.osra(x2)]
+        return self.ste(torch.cat(parts, dim=1))
 
 
 class MultiScaleFFN(nn.Module):
-    """MS-FFN (TransXNet §III-C, Fig. 5c): 1x1 expand, parallel KxK depthwise convs on equal hidden shares, 1x1 project."""
+    """MS-FFN (TransXNet §III-C, Fig. 5c): 1x1 expand, parallel KxK depthwise convs on equal hidden shares, 1x1 project.
 
-    def __init__(self, channels: int, hidden: int, scales: tuple[int, ...] = (1, 3, 5, 7), norm: str = "batchnorm", act: str = "gelu"):
+    `dw_residual` (official code, not in Fig. 5c) adds the identity around the multi-scale depthwise convs.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        hidden: int,
+        scales: tuple[int, ...] = (1, 3, 5, 7),
+        norm: str = "batchnorm",
+        act: str = "gelu",
+        dw_residual: bool = True,
+    ):
         super().__init__()
+        self.dw_residual = dw_residual
         share = hidden // len(scales)
         self.fc1 = nn.Conv2d(channels, hidden, 1, bias=False)
         self.act1 = act_layer(act)()
@@ -152,7 +206,8 @@ class MultiScaleFFN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.norm1(self.act1(self.fc1(x)))
         parts = torch.chunk(x, len(self.dw), dim=1)
-        x = torch.cat([conv(p) for conv, p in zip(self.dw, parts)], dim=1)
+        y = torch.cat([conv(p) for conv, p in zip(self.dw, parts)], dim=1)
+        x = y + x if self.dw_residual else y
         x = self.norm2(self.act2(x))
         return self.norm3(self.fc2(x))
 
@@ -164,4 +219,4 @@ def build_dmixer(spec: DMixer, site: Site) -> nn.Module:
 
 @register(MSFFN)
 def build_msffn(spec: MSFFN, site: Site) -> nn.Module:
-    return MultiScaleFFN(site.channels, hidden_channels(site.channels, spec.ratio), spec.scales, spec.norm, site.act)
+    return MultiScaleFFN(site.channels, hidden_channels(site.channels, spec.ratio), spec.scales, spec.norm, site.act, spec.dw_residual)

@@ -10,7 +10,7 @@ from archspace.ops.registry import register
 
 
 class ClassifierHead(nn.Module):
-    """Optional pre-pool widening, global average pool, norm, optional post-pool widening, dropout, linear."""
+    """Optional pre-pool widening, norm (before or after the global average pool), optional post-pool widening, dropout, linear."""
 
     def __init__(self, spec: LinearHead, in_channels: int, num_classes: int):
         super().__init__()
@@ -23,6 +23,7 @@ class ClassifierHead(nn.Module):
             c = int(c * hidden.ratio)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.norm = norm_layer(spec.norm)(c)
+        self.norm_pre_pool = spec.norm_position == "pre_pool"
         if hidden is not None and hidden.position == "post_pool":
             self.post_pool = ConvNormAct(c, int(c * hidden.ratio), 1, norm=hidden.norm, act=hidden.act)
             c = int(c * hidden.ratio)
@@ -34,7 +35,9 @@ class ClassifierHead(nn.Module):
         self.fc = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
 
     def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = self.post_pool(self.norm(self.pool(self.pre_pool(x))))
+        x = self.pre_pool(x)
+        x = self.pool(self.norm(x)) if self.norm_pre_pool else self.norm(self.pool(x))
+        x = self.post_pool(x)
         x = self.drop(x.flatten(1))
         return x if pre_logits else self.fc(x)
 

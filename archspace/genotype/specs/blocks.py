@@ -43,6 +43,7 @@ class MetaFormerBlock(Spec):
 
     kind: Literal["metaformer"] = "metaformer"
     layer_scale: float | None = Field(None, gt=0, description="initial layer-scale value; None disables it")
+    layer_scale_bias: bool = Field(False, description="layer scale with a per-channel bias, gamma * x + beta (TransXNet's official code)")
     mixer_norm: Norm | None = Field(None, description="norm before the mixer; None uses the stage norm")
     ffn_norm: Norm | None = Field(None, description="norm before the FFN; None uses the stage norm")
     cpe_kernel: int | None = Field(None, ge=1, description="residual depthwise-conv position encoding in front of the block")
@@ -53,6 +54,7 @@ class MetaFormerBlock(Spec):
         _same_width(stage, x, "metaformer")
         require(stride == 1, "block.kind", "the metaformer block cannot stride; use a downsample layer")
         require_odd(self.cpe_kernel, "block.cpe_kernel")
+        require(not self.layer_scale_bias or self.layer_scale is not None, "block.layer_scale_bias", "needs a layer_scale")
         site = Site(x, x.channels, 1, stage.norm, stage.act, index)
         return BlockSites(site, site, x)
 

@@ -50,6 +50,15 @@ class DMixer(Spec):
     ste_reduction: int = Field(8, ge=1, description="STE squeeze ratio r")
     ste_min_channels: int = Field(16, ge=1, description="STE squeezed width is at least this")
     norm: Norm = Field("batchnorm", description="norm inside IDConv's MLP, OSR and STE (official code); none = bare equations")
+    attn_first: bool = Field(
+        False, description="OSRA takes the leading channel share (Eq. 2's X1); the official code gives it to IDConv (False)"
+    )
+    idconv_bias: bool = Field(
+        True, description="IDConv's input-dependent bias, softmax_G(MLP(mean X)) . b_G (official code; the paper's Eq. 3 has none)"
+    )
+    sr_refine: bool = Field(
+        True, description="GELU, then a 1x1 depthwise conv + norm after OSR's strided conv (official code; not in the paper)"
+    )
 
     def check(self, site: Site) -> None:
         require(site.stride == 1 and site.out_channels == site.channels, "kind", "the D-Mixer keeps width and resolution")
@@ -81,6 +90,7 @@ class MSFFN(Spec):
     ratio: float = Field(4.0, gt=0, description="expansion ratio E")
     scales: tuple[int, ...] = Field((1, 3, 5, 7), min_length=1, description="depthwise kernel of each hidden share")
     norm: Norm = Field("batchnorm", description="norm after each stage of the FFN (official code); none = bare")
+    dw_residual: bool = Field(True, description="identity around the multi-scale depthwise convs, DW(x) + x (official code; not in Fig. 5c)")
 
     def check(self, site: Site) -> None:
         hidden = hidden_channels(site.channels, self.ratio)

@@ -22,6 +22,9 @@ class LinearHead(Spec):
 
     kind: Literal["linear"] = "linear"
     norm: Norm = "none"
+    norm_position: Literal["post_pool", "pre_pool"] = Field(
+        "post_pool", description="norm the pooled vector, or the feature map before pooling (TransXNet, PoolFormer)"
+    )
     hidden: HeadHidden | None = None
     dropout: float = Field(0.0, ge=0, lt=1)
 

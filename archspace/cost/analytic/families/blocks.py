@@ -23,7 +23,7 @@ def metaformer(spec: MetaFormerBlock, stage: Stage, block: BlockPlan) -> Cost:
     if spec.cpe_kernel:
         cost = cost + conv(c, c, spec.cpe_kernel, h, w, groups=c, bias=True)
     if spec.layer_scale is not None:
-        cost = cost + Cost(2 * c, 0)
+        cost = cost + Cost((4 if spec.layer_scale_bias else 2) * c, 0)
     if spec.pos_embed and block.index == 0:
         cost = cost + Cost(c * h * w, 0)
     return cost

@@ -13,7 +13,11 @@ def idconv(spec: DMixer, c: int, h: int, w: int) -> Cost:
     attention = avg_pool(c, h, w) + conv(c, hidden, 1, k, k) + norm(spec.norm, hidden, k, k) + conv(hidden, g * c, 1, k, k, bias=True)
     kernels = Cost(g * c * k * k, 0) + matmul(1, g, 1, batch=c * k * k)
     applied = Cost(0, conv(c, c, k, h, w, groups=c).flops)  # the weights are generated, not parameters
-    return attention + kernels + applied
+    cost = attention + kernels + applied
+    if spec.idconv_bias:  # the same MLP on the global mean (no new weights), G bias vectors mixed per channel
+        mlp_flops = conv(c, hidden, 1, 1, 1).flops + norm(spec.norm, hidden, 1, 1).flops + conv(hidden, g * c, 1, 1, 1).flops
+        cost = cost + avg_pool(c, h, w) + Cost(g * c, mlp_flops) + matmul(1, g, 1, batch=c)
+    return cost
 
 
 def pos_bias_params(spec: DMixer, site: Site, n: int, n_kv: int) -> int:
@@ -24,12 +28,14 @@ def pos_bias_params(spec: DMixer, site: Site, n: int, n_kv: int) -> int:
 
 
 def osra(spec: DMixer, site: Site, c: int, h: int, w: int) -> Cost:
-    """Q, the overlapping reduction + norm, local refinement, KV, QK^T and AV, the position bias."""
+    """Q, the overlapping reduction + norm (+ 1x1 DW + norm), local refinement, KV, QK^T and AV, the position bias."""
     kh, kw = kv_size(h, w, spec.sr_stride)
     n, n_kv, d = h * w, kh * kw, c // spec.heads
     cost = conv(c, c, 1, h, w, bias=spec.qkv_bias)
     if spec.sr_stride > 1:
         cost = cost + conv(c, c, osr_kernel(spec.sr_stride), kh, kw, groups=c) + norm(spec.norm, c, kh, kw)
+        if spec.sr_refine:
+            cost = cost + conv(c, c, 1, kh, kw, groups=c) + norm(spec.norm, c, kh, kw)
     cost = cost + conv(c, c, 3, kh, kw, groups=c, bias=True) + conv(c, 2 * c, 1, kh, kw, bias=spec.qkv_bias)
     cost = cost + matmul(n, d, n_kv, batch=spec.heads) + matmul(n, n_kv, d, batch=spec.heads)
     return cost + Cost(pos_bias_params(spec, site, n, n_kv), 0)

@@ -15,7 +15,8 @@ def linear_head(spec: LinearHead, x: Shape, num_classes: int) -> Cost:
         wide = int(c * hidden.ratio)
         cost = cost + conv(c, wide, 1, h, w) + norm(hidden.norm, wide, h, w)
         c = wide
-    cost = cost + avg_pool(c, h, w) + norm(spec.norm, c, 1, 1)
+    normed = (h, w) if spec.norm_position == "pre_pool" else (1, 1)
+    cost = cost + avg_pool(c, h, w) + norm(spec.norm, c, *normed)
     if hidden is not None and hidden.position == "post_pool":
         wide = int(c * hidden.ratio)
         cost = cost + conv(c, wide, 1, 1, 1) + norm(hidden.norm, wide, 1, 1)
