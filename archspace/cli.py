@@ -144,6 +144,19 @@ def _latency_table_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--table", default=None, help="table file (default: under $ARCHSPACE_CACHE or ~/.cache/archspace)")
 
 
+def cmd_space(args: argparse.Namespace) -> int:
+    """Show a search space (genes, size, valid share, samples) or write samples of it."""
+    from archspace.search.space_cli import run
+
+    return run(args)
+
+
+def _space_args(p: argparse.ArgumentParser) -> None:
+    from archspace.search.space_cli import add_args
+
+    add_args(p)
+
+
 def _json_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
 
@@ -167,6 +180,7 @@ COMMANDS: list[Command] = [
     ("zoo", "the published models we ship, ours vs the paper's params and FLOPs", _json_flag, cmd_zoo),
     ("cost", "params, FLOPs (analytic and fvcore), latency and memory of genotype files", _cost_args, cmd_cost),
     ("latency-table", "build a device's latency lookup table (resumable)", _latency_table_args, cmd_latency_table),
+    ("space", "a search space: `show FILE` (genes, size, valid share, samples) or `sample FILE -n N --out DIR`", _space_args, cmd_space),
 ]
 
 

@@ -219,6 +219,7 @@ class _Compiler:
     def gene(self, value: dict[str, Any], path: str, conditions: tuple[tuple[str, Any], ...], suffix: str) -> Gene:
         gene = parse_gene(value, path)
         gene.conditions, gene.stages = conditions, self.stages
+        self.genes.append(gene)
         if isinstance(gene, Choice):
             by_kind = all(isinstance(o, dict) and "kind" in o for o in gene.raw)
             gene.name = (join_path(path, "kind") if by_kind else path) + suffix
@@ -230,7 +231,6 @@ class _Compiler:
             gene.name = path + suffix
         if isinstance(gene, Expr):
             gene.stage = _stage_of(path)
-        self.genes.append(gene)
         return gene
 
 
@@ -564,7 +564,7 @@ class SearchSpace:
         """One entry per parameter (tied genes once), then the derived values, in sampling order."""
         infos: dict[str, GeneInfo] = {}
         for gene in self._genes:
-            key = gene.name if not isinstance(gene, Expr) else f"={gene.path}"
+            key = f"={gene.name}" if isinstance(gene, Expr) else gene.name
             condition = " and ".join(f"{n}={'null' if v is None else v}" for n, v in gene.conditions)
             if key in infos:
                 old = infos[key]
