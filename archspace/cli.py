@@ -157,6 +157,19 @@ def _space_args(p: argparse.ArgumentParser) -> None:
     add_args(p)
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    """Run or resume a constrained architecture search."""
+    from archspace.search.commands import run_search
+
+    return run_search(args)
+
+
+def _search_args(p: argparse.ArgumentParser) -> None:
+    from archspace.search.commands import add_search_args
+
+    add_search_args(p)
+
+
 def _json_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
 
@@ -180,6 +193,7 @@ COMMANDS: list[Command] = [
     ("zoo", "the published models we ship, ours vs the paper's params and FLOPs", _json_flag, cmd_zoo),
     ("cost", "params, FLOPs (analytic and fvcore), latency and memory of genotype files", _cost_args, cmd_cost),
     ("latency-table", "build a device's latency lookup table (resumable)", _latency_table_args, cmd_latency_table),
+    ("search", "constrained architecture search from a search config (resumable: the same --out continues)", _search_args, cmd_search),
     ("space", "a search space: `show FILE` (genes, size, valid share, samples) or `sample FILE -n N --out DIR`", _space_args, cmd_space),
 ]
 
