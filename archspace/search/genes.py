@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from archspace.errors import GenotypeError
+from archspace.errors import GenotypeError, join_path
 from archspace.search import expr as expr_mod
 
 GENE_KEYS = ("choice", "int", "float", "subset", "expr")
@@ -22,6 +22,9 @@ MAX_SUBSETS = 4096
 
 class SpaceError(GenotypeError):
     """A search space file is invalid: `path` names the field, `reason` says why."""
+
+    def under(self, prefix: str) -> "SpaceError":
+        return SpaceError(join_path(prefix, self.path), self.reason)
 
 
 def is_gene(value: Any) -> bool:

@@ -167,7 +167,7 @@ def _check_fields(value: Any, models: list[type[BaseModel]], path: str) -> None:
     if not models:
         return
     if is_gene(value):
-        for i, option in enumerate(value.get("choice") or []):
+        for option in value.get("choice") or []:
             _check_fields(option, models, path)
         return
     if isinstance(value, list):
@@ -180,7 +180,9 @@ def _check_fields(value: Any, models: list[type[BaseModel]], path: str) -> None:
     if len(models) > 1:
         kinds = {_kind_of(m): m for m in models}
         kind = value.get("kind")
-        if kind not in kinds:
+        if is_gene(kind):
+            raise SpaceError(join_path(path, "kind"), "choose a kind with a choice of whole specs: {choice: [{kind: a, ...}, {kind: b, ...}]}")
+        if not isinstance(kind, str) or kind not in kinds:
             known = ", ".join(str(k) for k in kinds)
             reason = f"unknown kind {kind!r}; known kinds: {known}" if "kind" in value else f"needs a kind (one of {known})"
             raise SpaceError(join_path(path, "kind") if "kind" in value else path, reason)
