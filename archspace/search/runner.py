@@ -412,8 +412,12 @@ def _progress(cfg: SearchConfig, target: int):
     )
 
 
-def search(cfg: SearchConfig, out: str | Path, storage: str | None = None, quiet: bool = False) -> tuple[RunDir, dict[str, Any]]:
-    """Run (or resume) the search `cfg` into `out` until it holds `cfg.trials` trials; returns the run and its summary."""
+def search(cfg: SearchConfig, out: str | Path, storage: str | None = None, quiet: bool = False,
+           in_process: bool = False) -> tuple[RunDir, dict[str, Any]]:
+    """Run (or resume) the search `cfg` into `out` until it holds `cfg.trials` trials; returns the run and its summary.
+
+    `in_process` runs the trials in this process, one at a time, without workers (no trial timeout, and
+    a crash of a trial's code takes the caller down): for notebooks, debugging and tests."""
     from archspace.search.space import SearchSpace
     from archspace.search.worker import counted
 
@@ -436,6 +440,11 @@ def search(cfg: SearchConfig, out: str | Path, storage: str | None = None, quiet
         df = export_trials(run, trials)
         if recovered and not quiet:
             print(f"resumed {run.path}: {recovered} interrupted trial(s) recorded FAIL and retried", file=sys.stderr)
+        if in_process:
+            from archspace.search.worker import work
+
+            work(load_context(run.path)[0], study, cfg.trials)
+            return run, summary(export_trials(run, study.get_trials(deepcopy=False)), cfg)
         sup = Supervisor(run, cfg, study, cfg.trials, cfg.workers, cfg.trial_timeout_s)
         progress = None if quiet else _progress(cfg, cfg.trials)
         start_done = summary(df, cfg)["done"]

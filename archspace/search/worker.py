@@ -17,7 +17,7 @@ import socket
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import optuna
 from optuna.trial import TrialState
@@ -111,11 +111,17 @@ def worker_main(run_path: str, target: int, threads: int, parent_pid: int) -> No
         from archspace.search.trial import one_line
 
         _fatal(run_path, one_line(err))
+    work(ctx, study, target, keep_going=lambda: os.getppid() == parent_pid)
+    sys.exit(0)
+
+
+def work(ctx, study: optuna.Study, target: int, keep_going: Callable[[], bool] = lambda: True) -> int:
+    """Claim and run trials until the study holds `target` of them; returns how many this call ran."""
     from archspace.search.runner import make_sampler
     from archspace.search.trial import run_trial
 
-    tag, lock = owner_tag(), Path(run_path) / ".ask.lock"
-    while os.getppid() == parent_pid:
+    tag, lock, ran = owner_tag(), ctx.run.path / ".ask.lock", 0
+    while keep_going():
         with locked(lock):
             index = len(counted(study.get_trials(deepcopy=False)))
             if index >= target:
@@ -124,7 +130,8 @@ def worker_main(run_path: str, target: int, threads: int, parent_pid: int) -> No
             trial = study.ask()
             trial.set_user_attr("owner", tag)
         run_trial(ctx, study, trial)
-    sys.exit(0)
+        ran += 1
+    return ran
 
 
 def _fatal(run_path: str, message: str) -> None:
