@@ -353,7 +353,7 @@ def test_cli_show_prints_genes_size_share_and_samples(capsys):
     assert main(["space", "show", str(ROOT / "search_spaces" / "unified.yaml"), "-n", "60"]) == 0
     out = capsys.readouterr().out
     assert "stages[*].mixer.kind" in out and "{dwconv, halo, dcnv3, sra, swin}" in out
-    assert "gene assignments (counted)" in out
+    assert "distinct genotypes, valid or not (counted over the gene tree)" in out
     assert "of 60 raw samples" in out
     assert "u_swin_tiny (inside)" in out
     assert len(re.findall(r"\d+\.\d\dG", out)) >= 3  # three samples with their FLOPs
@@ -372,6 +372,12 @@ def test_cli_sample_writes_distinct_valid_genotypes_inside_the_space(tmp_path, c
     again = tmp_path / "again"
     assert main(["space", "sample", str(path), "-n", "4", "--out", str(again), "--seed", "1"]) == 0
     assert sorted(p.name for p in again.glob("*.json")) == [p.name for p in files]
+
+
+def test_a_parameter_outside_its_domain_is_one_line_naming_the_gene():
+    space = space_of(SMALL)
+    with pytest.raises(SpaceError, match=r"^stages\[0\].mixer: parameter 'stages\[0\].mixer.kind' = 'sra' is not among"):
+        space.sample(Forcing(0, **{"stages[0]__mixer__kind": "sra"}))
 
 
 def test_space_errors_are_archspace_errors():

@@ -43,6 +43,7 @@ from archspace.search.genes import (
     Node,
     Sequence,
     SpaceError,
+    Subset,
     has_genes,
     is_gene,
     parse_gene,
@@ -467,8 +468,14 @@ class SearchSpace:
             values[node.name] = node.suggest(trial)
         value = values[node.name]
         if isinstance(node, Choice):
-            return self._draw(node.options[node.index(value)], trial, values)
-        if node.kind == "subset":
+            try:
+                index = node.index(value)
+            except ValueError:
+                raise SpaceError(node.path, f"parameter {node.name!r} = {value!r} is not among {node.domain()}") from None
+            return self._draw(node.options[index], trial, values)
+        if isinstance(node, Subset):
+            if value not in node.labels:
+                raise SpaceError(node.path, f"parameter {node.name!r} = {value!r} is not a {node.domain()}")
             return json.loads(value)
         return value
 

@@ -85,7 +85,7 @@ def show(space: SearchSpace, n: int, seed: int) -> int:
         print("size     continuous (a float gene has no step)")
     else:
         valid_log = log + math.log10(stats.share) if stats.valid else -math.inf
-        print(f"size     10^{log:.2f} gene assignments ({how}); about 10^{valid_log:.2f} valid genotypes (estimated: size x valid share)")
+        print(f"size     10^{log:.2f} distinct genotypes, valid or not ({how} over the gene tree); about 10^{valid_log:.2f} valid (estimated: size x valid share)")
     print(f"valid    {stats.share:.1%} of {stats.total} raw samples (uniform draws, seed {seed})")
     if stats.reasons:
         print("invalid  by field: " + ", ".join(f"{path} {count}" for path, count in stats.reasons.most_common()))
