@@ -382,3 +382,12 @@ def test_a_parameter_outside_its_domain_is_one_line_naming_the_gene():
 
 def test_space_errors_are_archspace_errors():
     assert issubclass(SpaceError, ArchspaceError) and issubclass(InvalidSample, GenotypeError)
+
+
+def test_sampled_dicts_do_not_share_state():
+    space = space_of(SMALL)
+    first = space.sample_dict(RandomTrial(random.Random(0)))
+    first["stages"][0]["mixer"]["kind"] = "changed"
+    first["stem"]["layers"][0]["act"] = "changed"
+    second = space.sample_dict(RandomTrial(random.Random(0)))
+    assert second["stages"][0]["mixer"]["kind"] != "changed" and second["stem"]["layers"][0]["act"] != "changed"

@@ -456,7 +456,7 @@ class SearchSpace:
 
     def _draw(self, node: Node, trial: Any, values: dict[str, Any]) -> Any:
         if isinstance(node, Fixed):
-            return _copy(node.value)
+            return node.value  # shared; _Resolver.tree copies every container
         if isinstance(node, Mapping):
             return {k: self._draw(v, trial, values) for k, v in node.items.items()}
         if isinstance(node, Sequence):
@@ -639,14 +639,6 @@ def _log_sum(logs: list[float]) -> float:
     if math.isinf(top):
         return math.inf
     return top + math.log10(sum(10 ** (x - top) for x in logs))
-
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
 
 
 def _same(a: Any, b: Any) -> bool:
