@@ -1,6 +1,9 @@
 """Small genotypes fitted to the digits data (32 px, 1 channel, 10 classes) for the evaluator tests."""
 from __future__ import annotations
 
+import pytest
+import torch
+
 from archspace.genotype import genotype_from_dict
 
 
@@ -27,3 +30,12 @@ def tiny_hybrid(width: int = 16, mixer: str = "sra", name: str = "tiny_hybrid", 
             ],
         }
     )
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One intra-op thread per test: small networks on a shared 2-core machine run faster without thread handoffs."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

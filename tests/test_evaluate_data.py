@@ -12,6 +12,8 @@ from PIL import Image
 from archspace.errors import ArchspaceError
 from archspace.evaluate.data import load_data
 
+from evalutils import one_torch_thread  # noqa: F401  (autouse fixture)
+
 
 def test_digits_are_real_resized_and_split_by_seed():
     bundle = load_data({"image_size": 16, "seed": 3})
@@ -19,7 +21,7 @@ def test_digits_are_real_resized_and_split_by_seed():
     assert len(bundle.train) + len(bundle.val) == 1797
     x, y = bundle.train[0]
     assert x.shape == (1, 16, 16) and 0 <= int(y) < 10
-    train_x = torch.stack([bundle.train[i][0] for i in range(len(bundle.train))])
+    train_x = bundle.train.tensors[0]
     assert abs(float(train_x.mean())) < 1e-4 and float(train_x.std()) == pytest.approx(1.0, abs=1e-3)
     # same seed, same split; another seed, another split; the val split is stratified (every class present)
     again = load_data({"image_size": 16, "seed": 3})

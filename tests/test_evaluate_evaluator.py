@@ -12,7 +12,7 @@ from archspace.evaluate.data import DataBundle, load_data
 from archspace.evaluate.evaluator import make_evaluator
 from archspace.evaluate.metrics import METRICS, MetricContext, register_metric
 
-from evalutils import tiny_hybrid
+from evalutils import one_torch_thread, tiny_hybrid  # noqa: F401  (autouse fixture)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from torch import nn
 from archspace.errors import ArchspaceError
 from archspace.evaluate.proxies import PROXIES, get_proxy, grad_norm, naswot, snip, synflow, zico
 
-from evalutils import tiny_hybrid
+from evalutils import one_torch_thread, tiny_hybrid  # noqa: F401  (autouse fixture)
 
 
 def linear(weight: list[list[float]]) -> nn.Linear:
