@@ -7,7 +7,7 @@ import torch
 from archspace.genotype import genotype_from_dict
 
 
-def tiny_hybrid(width: int = 16, mixer: str = "sra", name: str = "tiny_hybrid", image_size: int = 32):
+def tiny_hybrid(width: int = 16, mixer: str = "sra", name: str = "tiny_hybrid", image_size: int = 32, in_chans: int = 1, num_classes: int = 10):
     """A two-stage network: a depthwise-conv stage, then an attention (or conv) stage."""
     second = {"kind": "sra", "heads": 2, "sr": 1} if mixer == "sra" else {"kind": "dwconv", "kernel": 3}
     stage = lambda channels, mix, downsample: {  # noqa: E731
@@ -21,8 +21,8 @@ def tiny_hybrid(width: int = 16, mixer: str = "sra", name: str = "tiny_hybrid", 
         {
             "name": name,
             "image_size": image_size,
-            "in_chans": 1,
-            "num_classes": 10,
+            "in_chans": in_chans,
+            "num_classes": num_classes,
             "stem": {"kind": "convs", "layers": [{"channels": width, "kernel": 3, "stride": 2, "norm": "batchnorm", "act": "relu"}]},
             "stages": [
                 stage(width, {"kind": "dwconv", "kernel": 3}, {"kind": "none"}),

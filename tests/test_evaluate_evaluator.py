@@ -112,6 +112,22 @@ def test_registered_metric_runs_on_the_trained_model(digits):
         METRICS.pop("val_images")
 
 
+def test_amp_and_channels_last_paths_run_on_cpu(digits):
+    ev = make_evaluator({"kind": "train", "epochs": 1, "batch_size": 32, "max_steps_per_epoch": 1, "amp": True, "channels_last": True})
+    result = ev.evaluate(small(), digits)
+    assert math.isfinite(result["train_loss"]) and 0 <= result["score"] <= 1
+
+
+def test_proxy_on_augmented_images_is_deterministic(tmp_path):
+    from test_evaluate_data import write_folder
+
+    write_folder(tmp_path / "train")
+    bundle = load_data({"name": "imagefolder", "root": str(tmp_path), "image_size": 16, "val_fraction": 0.25})
+    genotype = tiny_hybrid(width=8, image_size=16, in_chans=3, num_classes=3)
+    ev = make_evaluator({"proxy": "grad_norm", "batch_size": 4})
+    assert ev.evaluate(genotype, bundle, seed=5)["score"] == ev.evaluate(genotype, bundle, seed=5)["score"]
+
+
 @pytest.mark.slow
 def test_short_training_on_digits_learns():
     bundle = load_data({"image_size": 16})

@@ -89,7 +89,10 @@ def _split(n: int, fraction: float, seed: int, labels: list[int] | None = None) 
     """Seeded train/val indices; stratified by label when labels are given."""
     from sklearn.model_selection import train_test_split
 
-    return train_test_split(list(range(n)), test_size=fraction, random_state=seed, stratify=labels)
+    try:
+        return train_test_split(list(range(n)), test_size=fraction, random_state=seed, stratify=labels)
+    except ValueError:  # too few images per class (or in the val share) to stratify
+        return train_test_split(list(range(n)), test_size=fraction, random_state=seed)
 
 
 def load_digits(cfg: DataConfig) -> DataBundle:

@@ -111,7 +111,7 @@ def first_batches(bundle: DataBundle, batch_size: int, n: int, seed: int, device
 
 def _finite(name: str, value: float) -> float:
     if not math.isfinite(value):
-        raise ArchspaceError(f"{name}: the value is {value} (not finite); this network gives the proxy nothing to rank")
+        raise ArchspaceError(f"{name}: the value is {value} (not finite) for this network")
     return value
 
 
@@ -134,15 +134,16 @@ class Evaluator:
         check_fits(genotype, bundle)
         dev = resolve_device(device)
         start = time.perf_counter()
-        with seeded(seed):
+        with seeded(seed):  # augmenting transforms draw from the global generators too
             model = build(genotype).to(dev)
+            if isinstance(self.cfg, ProxyEvaluatorConfig):
+                batches = first_batches(bundle, self.cfg.batch_size, self.cfg.batches, seed, dev)
         if isinstance(self.cfg, ProxyEvaluatorConfig):
-            batches = first_batches(bundle, self.cfg.batch_size, self.cfg.batches, seed, dev)
             result = self._proxy(model, batches, seed)
         else:
             with seeded(seed):
                 result = train(model, bundle, self.cfg, dev, seed=seed, report=report)
-            batches = first_batches(bundle, self.cfg.batch_size, self.cfg.metric_batches, seed, dev)
+                batches = first_batches(bundle, self.cfg.batch_size, self.cfg.metric_batches, seed, dev) if self.cfg.metrics else []
         for name in self.cfg.metrics:
             result[name] = self._metric(name, model, bundle, batches, dev, seed)
         result["eval_seconds"] = time.perf_counter() - start
