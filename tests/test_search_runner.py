@@ -133,3 +133,11 @@ def test_study_objectives_follow_the_config(tmp_path):
     run, _ = run_tiny(tmp_path, trials=1)
     study = open_study(run, run.config)
     assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]
+
+
+def test_seed_with_enqueues_a_genotype_file_as_the_first_trial(tmp_path):
+    first, _ = run_tiny(tmp_path, out="first", trials=3, budgets={})
+    gid = first.trials()["genotype_id"].iloc[-1]
+    seeded, _ = run_tiny(tmp_path, out="seeded", trials=2, seed_with=[str(first.genotype_path(gid))])
+    assert seeded.trials()["genotype_id"].iloc[0] == gid
+    assert seeded.load_study().trials[0].user_attrs["seeded_from"] == str(first.genotype_path(gid))
