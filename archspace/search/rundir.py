@@ -164,9 +164,10 @@ def repair_journal(path: Path) -> bool:
 
 def open_storage(url: str):
     """An Optuna storage for `url`: a journal file (`journal:PATH` or a path ending in .journal) or any RDB URL."""
-    import optuna
     from optuna.storages.journal import JournalStorage
 
     if url.startswith("journal:") or url.endswith(".journal"):
         return JournalStorage(JournalFile.backend(url.removeprefix("journal:")))
-    return optuna.storages.get_storage(url)
+    from archspace.search.storage import rdb_storage
+
+    return rdb_storage(url)

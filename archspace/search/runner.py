@@ -27,6 +27,7 @@ from optuna.trial import TrialState
 from archspace.errors import ArchspaceError
 from archspace.search.config import SearchConfig, config_from_dict
 from archspace.search.rundir import COLUMNS, JOURNAL, RunDir, open_storage, repair_journal
+from archspace.search.storage import claim_lock, publish_run
 from archspace.search.trial import TrialContext
 
 RUN_SETTINGS = ("trials", "workers")  # may change between the runs of one search
@@ -433,9 +434,11 @@ def search(cfg: SearchConfig, out: str | Path, storage: str | None = None, quiet
         if embedded and repair_journal(run.journal_path) and not quiet:
             print(f"{run.journal_path}: cut a torn last record (the machine stopped mid-write)", file=sys.stderr)
         study = open_study(run, cfg)
+        publish_run(study, run)
         recovered = recover(study, embedded)
-        if not study.get_trials(deepcopy=False):
-            enqueue_anchors(study, cfg, space)
+        with claim_lock(run.storage_url, run.study_name, run.path / ".ask.lock"):  # one machine enqueues them
+            if not study.get_trials(deepcopy=False):
+                enqueue_anchors(study, cfg, space)
         trials = study.get_trials(deepcopy=False)
         df = export_trials(run, trials)
         if recovered and not quiet:

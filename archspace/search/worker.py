@@ -118,11 +118,13 @@ def worker_main(run_path: str, target: int, threads: int, parent_pid: int) -> No
 def work(ctx, study: optuna.Study, target: int, keep_going: Callable[[], bool] = lambda: True) -> int:
     """Claim and run trials until the study holds `target` of them; returns how many this call ran."""
     from archspace.search.runner import make_sampler
+    from archspace.search.storage import claim_lock
     from archspace.search.trial import run_trial
 
     tag, lock, ran = owner_tag(), ctx.run.path / ".ask.lock", 0
+    url, name = ctx.run.storage_url, ctx.run.study_name
     while keep_going():
-        with locked(lock):
+        with claim_lock(url, name, lock):
             index = len(counted(study.get_trials(deepcopy=False)))
             if index >= target:
                 break
