@@ -299,14 +299,14 @@ def summary(df, cfg: SearchConfig) -> dict[str, Any]:
     return out
 
 
-def _describe(s: dict[str, Any], cfg: SearchConfig) -> str:
-    share = "" if math.isnan(s["feasible_share"]) else f"feasible {s['feasible_share']:.0%}"
+def _describe(s: dict[str, Any], cfg: SearchConfig, asked: int) -> str:
+    share = "feasible -" if math.isnan(s["feasible_share"]) else f"feasible {s['feasible_share']:.0%}"
     if cfg.multi_objective:
         best = f"front {s.get('front_size', 0)}"
     else:
         best = f"best {cfg.objectives[0].name} {s['best']:.4g}" if "best" in s else "no result yet"
     extra = f" · failed {s['failed']}" if s["failed"] else ""
-    return f"asked {s['done'] + s['running']} · {share} · {best}{extra}"
+    return f"asked {asked} · {share} · {best}{extra}"
 
 
 @contextmanager
@@ -450,13 +450,13 @@ def search(cfg: SearchConfig, out: str | Path, storage: str | None = None, quiet
             return run, summary(export_trials(run, study.get_trials(deepcopy=False)), cfg)
         sup = Supervisor(run, cfg, study, cfg.trials, cfg.workers, cfg.trial_timeout_s)
         progress = None if quiet else _progress(cfg, cfg.trials)
-        start_done = summary(df, cfg)["done"]
         seen = len(df)
         try:
             task = None
+            s = summary(df, cfg)
             if progress is not None:
                 progress.start()
-                task = progress.add_task(_describe(summary(df, cfg), cfg), total=cfg.trials, completed=start_done)
+                task = progress.add_task(_describe(s, cfg, len(counted(trials))), total=cfg.trials, completed=s["done"])
             last_export = 0.0
             while True:
                 sup.step(trials)
@@ -469,10 +469,10 @@ def search(cfg: SearchConfig, out: str | Path, storage: str | None = None, quiet
                     df = export_trials(run, trials)
                     last_export, seen = time.monotonic(), finished
                     s = summary(df, cfg)
-                    if progress is not None:
-                        progress.update(task, completed=s["done"], description=_describe(s, cfg))
-                    elif not quiet:
-                        print(f"[{s['done']}/{cfg.trials}] {_describe(s, cfg)}", file=sys.stderr, flush=True)
+                    if progress is None and not quiet:
+                        print(f"[{s['done']}/{cfg.trials}] {_describe(s, cfg, len(counted(trials)))}", file=sys.stderr, flush=True)
+                if progress is not None:
+                    progress.update(task, completed=s["done"], description=_describe(s, cfg, len(counted(trials))))
         except KeyboardInterrupt:
             sup.stop_all()
             recover(study, embedded=True)
