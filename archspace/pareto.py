@@ -241,7 +241,7 @@ def front_report(run, against: Sequence[str] = (), progress=None) -> dict[str, A
 
     budgets = pub.run_budgets(run)
     everything = np.vstack([feasible[names].to_numpy(dtype=float), pub_points])
-    ref = reference_point(everything, objectives, budgets) if len(everything) or budgets else None
+    ref = reference_point(everything, objectives, budgets) if len(everything) else None
     knee = front.iloc[knee_index(front[names].to_numpy(), objectives)] if len(front) else None
 
     def genotype_file(gid: str) -> str:
@@ -253,7 +253,8 @@ def front_report(run, against: Sequence[str] = (), progress=None) -> dict[str, A
     for m, point in zip(measured_ok, pub_points):
         doms = [i for i in range(len(front)) if dominates(front[names].iloc[i].to_numpy(dtype=float), point, objectives)]
         published_rows.append({"name": m["name"], "genotype_id": m["genotype_id"], "genotype_file": str(zoo_dir() / f"{m['name']}.json"),
-                               **{n: m[n] for n in names}, "why": m["reason"], "dominated": bool(doms)})
+                               **{n: m.get(n) for n in ("flops", "params")}, **{n: m[n] for n in names},
+                               "why": m["reason"], "dominated": bool(doms)})
         if doms:
             gains = dominance_gains(point, front[names].iloc[doms].to_numpy(dtype=float), objectives)
             for g in gains.values():
@@ -286,7 +287,11 @@ def front_report(run, against: Sequence[str] = (), progress=None) -> dict[str, A
         shown.loc[groups[role].index, "_role"] = role
     shown = shown[shown["state"] != "RUNNING"]
     state_counts = {"COMPLETE": counts["feasible"], "INFEASIBLE": counts["INFEASIBLE"], "PRUNED": counts["PRUNED"], "FAIL": counts["FAIL"]}
-    files = plots.front_plots(run.path, shown, front, knee, pd.DataFrame(published_rows), [(o.name, o.maximise) for o in objectives],
+    shown_axes = [(o.name, o.maximise) for o in objectives]
+    if len(objectives) == 1 and "flops" in trials and names != ["flops"]:  # one objective: draw it against FLOPs
+        shown_axes.insert(0, ("flops", False))
+        axes["flops"] = plots.axis_for("flops", target_size(run, trials), "")
+    files = plots.front_plots(run.path, shown, front, knee, pd.DataFrame(published_rows), shown_axes,
                               axes, state_counts, f"{run.study_name}: Pareto front of {counts['feasible']} feasible trials", budgets)
     result["files"] = [str(p) for p in files]
     run.write_json("pareto.json", result)

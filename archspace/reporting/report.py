@@ -94,7 +94,10 @@ def _published_blocks(front: dict) -> list[Block]:
     if front["published_failed"]:
         blocks.append(bullets([f"{p['name']}: evaluation failed: {p['error']}" for p in front["published_failed"]]))
     if front["published_excluded"]:
-        blocks += [para("Not compared:"), bullets([f"{p['name']}: {p['reason']}" for p in front["published_excluded"]])]
+        by_reason: dict[str, list[str]] = {}
+        for p in front["published_excluded"]:
+            by_reason.setdefault(p["reason"], []).append(p["name"])
+        blocks += [para("Not compared:"), bullets([f"{reason}: {', '.join(names)}" for reason, names in by_reason.items()])]
     if front["reported"]:
         blocks += [heading("Published models as their papers report them (ImageNet-1k; not measured here)", 3),
                    table(["model", "paper", "table", "top-1 (%)", "params (M)", "FLOPs (G)"],
