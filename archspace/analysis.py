@@ -258,7 +258,7 @@ def analyze_table(feasible: pd.DataFrame, accuracy: bool, seed: int = 0) -> tupl
         genes.append(ga)
         for name, text_value, is_value in _comparisons(gene, kind, keep, lu, values[use]):
             raw, norm, lo, hi = _delta_stats(e, f, is_value, rng)
-            if len(keep) == 2 and kind != "numeric" and not norm < 0:
+            if len(keep) == 2 and kind != "membership" and not norm < 0:
                 continue  # of two values, state the better one (the other is its mirror image)
             n_v, n_r = int(is_value.sum()), int((~is_value).sum())
             findings.append(Finding(name, text_value, n_v, n_r, raw, norm, lo, hi,

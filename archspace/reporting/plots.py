@@ -249,32 +249,34 @@ def edf_plots(out_dir: Path, feasible: pd.DataFrame, errors: np.ndarray, genes: 
 
 
 def importance_plots(out_dir: Path, importance: dict[str, dict[str, dict[str, float]]], title: str, max_genes: int = 15) -> list[Path]:
-    """importance.png / importance.html: each evaluator's gene importance, mean and 5-95% over bootstrap resamples."""
+    """importance.png / importance.html: each evaluator's gene importance on all trials, with the 5-95% range over
+    bootstrap resamples; the `max_genes` most important genes."""
     import plotly.graph_objects as go
 
     if not importance:
         return []
     plt = _pyplot()
     evaluators = list(importance)
-    genes = sorted({g for ev in importance.values() for g in ev}, key=lambda g: -max(ev.get(g, {}).get("mean", 0) for ev in importance.values()))
+    genes = sorted({g for ev in importance.values() for g in ev}, key=lambda g: -max(ev.get(g, {}).get("value", 0) for ev in importance.values()))
     genes = genes[:max_genes][::-1]
     height = 0.8 / len(evaluators)
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(genes) + 1.5))
     pfig = go.Figure()
     for i, ev in enumerate(evaluators):
         y = np.arange(len(genes)) + (i - (len(evaluators) - 1) / 2) * height
-        mean = np.array([importance[ev].get(g, {}).get("mean", 0.0) for g in genes])
+        value = np.array([importance[ev].get(g, {}).get("value", 0.0) for g in genes])
         lo = np.array([importance[ev].get(g, {}).get("p05", 0.0) for g in genes])
         hi = np.array([importance[ev].get(g, {}).get("p95", 0.0) for g in genes])
-        ax.barh(y, mean, height=height, xerr=[np.maximum(mean - lo, 0), np.maximum(hi - mean, 0)], capsize=2, label=ev)
-        pfig.add_trace(go.Bar(y=genes, x=mean, orientation="h", name=ev,
-                              error_x=dict(type="data", symmetric=False, array=np.maximum(hi - mean, 0), arrayminus=np.maximum(mean - lo, 0))))
+        ax.barh(y, value, height=height, label=ev)
+        ax.errorbar((lo + hi) / 2, y, xerr=(hi - lo) / 2, fmt="none", ecolor="black", capsize=2, lw=1)
+        pfig.add_trace(go.Bar(y=genes, x=value, orientation="h", name=ev,
+                              customdata=np.c_[lo, hi], hovertemplate="%{y}: %{x:.3f} (bootstrap 5-95%: %{customdata[0]:.3f}-%{customdata[1]:.3f})"))
     ax.set_yticks(np.arange(len(genes)))
     ax.set_yticklabels(genes, fontsize=8)
-    ax.set_xlabel("importance (share of explained variation; bars: 5-95% over bootstrap resamples)", fontsize=8)
+    ax.set_xlabel("importance on all trials (bars; fraction of the total) and 5-95% over bootstrap resamples (whiskers)", fontsize=8)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, axis="x")
     ax.set_title(title, fontsize=11)
-    pfig.update_layout(title=title, barmode="group", template="plotly_white", xaxis_title="importance (5-95% over bootstrap resamples)",
+    pfig.update_layout(title=title, barmode="group", template="plotly_white", xaxis_title="importance on all trials (hover: bootstrap 5-95%)",
                        height=max(400, 30 * len(genes) * len(evaluators) + 150))
     return [_save(fig, out_dir / "importance.png"), _write_html(pfig, out_dir / "importance.html")]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from archspace.pareto import target_size
 from archspace.reporting.document import Block, bullets, code, heading, image, para, table, to_html, to_markdown
 
 MAX_FINDINGS = 12
+MAX_IMPORTANCE_ROWS = 15
 
 
 def _fmt(name: str, value: Any) -> str:
@@ -30,7 +32,8 @@ def _config_blocks(run, cfg: dict) -> list[Block]:
         ("budgets (at the target resolution)", ", ".join(f"{k} <= {_fmt(k, float(v))}" for k, v in budgets.items() if v is not None) or "none"),
         ("evaluator", ", ".join(f"{k}={v}" for k, v in ev.items())),
         ("data", f"{evaluation.get('dataset', '')} at {evaluation.get('image_size', '?')} px, {evaluation.get('num_classes', '?')} classes"),
-        ("target resolution", f"{target.get('image_size', '?')} px, {target.get('num_classes', '?')} classes"),
+        ("target resolution (costs, budgets)", f"{target_size(run, run.trials()) or '?'} px"
+                                                + ("" if target.get("image_size") else " (the space's own)")),
         ("sampler", str((cfg.get("sampler") or {}).get("kind", ""))),
         ("trials asked", str(cfg.get("trials", ""))),
         ("seed", str(meta.get("seed", cfg.get("seed", "")))),
@@ -116,11 +119,18 @@ def _analysis_blocks(analysis, files: Sequence[str]) -> list[Block]:
     if analysis.importance:
         blocks += [heading("Gene importance for the score", 3), image("importance.png", "gene importance")]
         evs = list(analysis.importance)
-        genes = list(next(iter(analysis.importance.values())))
-        genes += [g for ev in evs for g in analysis.importance[ev] if g not in genes]
-        blocks.append(table(["gene", *[f"{ev} (5-95%)" for ev in evs]],
-                            [[g, *[(lambda v: f"{v['value']:.3f} ({v['p05']:.3f}-{v['p95']:.3f})" if v else "")(analysis.importance[ev].get(g)) for ev in evs]]
-                             for g in genes]))
+        genes = sorted({g for ev in evs for g in analysis.importance[ev]},
+                       key=lambda g: -max(analysis.importance[ev].get(g, {}).get("value", 0.0) for ev in evs))
+        shown = genes[:MAX_IMPORTANCE_ROWS]
+
+        def cell(v: dict | None) -> str:
+            return f"{v['value']:.3f} [{v['p05']:.3f}, {v['p95']:.3f}]" if v else "not ranked"
+
+        blocks.append(table(["gene", *[f"{ev}: all trials [bootstrap 5-95%]" for ev in evs]],
+                            [[g, *[cell(analysis.importance[ev].get(g)) for ev in evs]] for g in shown]))
+        if len(genes) > len(shown):
+            blocks.append(para(f"The {len(shown)} most important of {len(genes)} genes; analysis.json has them all. fANOVA ranks "
+                               "only the genes every trial has; PED-ANOVA also ranks conditional genes."))
     if analysis.importance_note:
         blocks.append(para(f"Importance notes: {analysis.importance_note}"))
     return blocks
