@@ -16,6 +16,12 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--storage", default=None, help="Optuna storage URL (default: a journal file in the run folder)")
     p.add_argument("--timeout", type=float, default=None, help="seconds after which a trial is stopped and recorded FAIL")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    ray = p.add_argument_group("Ray Tune backend (--backend ray)")
+    ray.add_argument("--backend", choices=["optuna", "ray"], default="optuna",
+                     help="optuna: worker processes on this machine (default); ray: trials on a Ray cluster, ASHA for training")
+    ray.add_argument("--address", default=None, help="join a running Ray cluster (auto or HOST:PORT); default: a local instance for the run")
+    ray.add_argument("--cpus-per-trial", type=float, default=1, help="CPUs each Ray trial holds (default 1)")
+    ray.add_argument("--gpus-per-trial", type=float, default=None, help="GPUs each Ray trial holds (default 1 when device is cuda, else 0)")
 
 
 def run_search(args: argparse.Namespace) -> int:
@@ -23,7 +29,13 @@ def run_search(args: argparse.Namespace) -> int:
 
     cfg = resolve_config(args.config, args.trials, args.workers, args.seed, args.timeout)
     out = Path(args.out) if args.out else Path("results") / cfg.name
-    run, s = search(cfg, out, storage=args.storage, quiet=args.quiet)
+    if args.backend == "ray":
+        from archspace.search.ray_backend import search_ray
+
+        run, s = search_ray(cfg, out, storage=args.storage, address=args.address, cpus_per_trial=args.cpus_per_trial,
+                            gpus_per_trial=args.gpus_per_trial, quiet=args.quiet)
+    else:
+        run, s = search(cfg, out, storage=args.storage, quiet=args.quiet)
     _print_summary(run, cfg, s)
     return 0
 

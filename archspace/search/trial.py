@@ -79,67 +79,94 @@ def _reporter(trial: optuna.Trial, single: bool):
     return report
 
 
-def run_trial(ctx: TrialContext, study: optuna.Study, trial: optuna.Trial) -> str:
-    """Run one asked trial to its end and tell the study; returns the archspace state name."""
+@dataclass
+class Ready:
+    """An asked trial that passed validation and the budgets: the genotype to evaluate (adapted to the data) and its costs."""
+
+    adapted: Genotype
+    costs: dict[str, float | None]
+    start: float
+
+
+def prepare_trial(ctx: TrialContext, study: optuna.Study, trial: optuna.Trial) -> Ready | str:
+    """Sample, cost and budget-check an asked trial. An invalid or over-budget one is told here ("INVALID",
+    "INFEASIBLE"); a feasible one has its genotype file written and is returned `Ready` for evaluation."""
     from archspace.search.space import InvalidSample
 
     cfg, start = ctx.cfg, time.perf_counter()
     try:
-        try:
-            sampled = ctx.space.sample(trial)
-        except InvalidSample as err:
-            trial.set_user_attr("error", f"invalid: {err}")
-            trial.set_user_attr("violation", 1.0)
-            trial.set_constraint("valid", 1.0)
-            trial.set_user_attr("duration_s", time.perf_counter() - start)
-            study.tell(trial, objective_values(cfg, None, {}))
-            return "INVALID"
-        genotype = ctx.to_target(sampled)
-        trial.set_user_attr("genotype_id", genotype.id)
-        trial.set_user_attr("genotype", canonical_json(genotype))
-        measured = ctx.coster(genotype)
-        costs = measured.as_dict()
-        for name, value in costs.items():
-            if value is not None:
-                trial.set_user_attr(name, value)
-        trial.set_constraint("valid", 0.0)
-        v = violations(measured, cfg.budgets)
-        for name, value in v.items():
-            trial.set_constraint(name, value)
-        worst = max_violation(v)
-        trial.set_user_attr("violation", worst)
-        if worst > 0:
-            trial.set_user_attr("duration_s", time.perf_counter() - start)
-            study.tell(trial, objective_values(cfg, None, costs))
-            return "INFEASIBLE"
-        path = ctx.run.genotype_path(genotype.id)
-        if not path.is_file():
-            ctx.run.write_text(f"genotypes/{genotype.id}.json", dump_genotype(genotype))
-        b = ctx.bundle
-        adapted = adapt(genotype, b.image_size, b.in_chans, b.num_classes)
-        ev = analytic_cost(adapted).total
-        trial.set_user_attr("eval_image_size", adapted.image_size)
-        trial.set_user_attr("eval_flops", ev.flops)
-        trial.set_user_attr("eval_params", ev.params)
-        result = ctx.evaluator.evaluate(adapted, b, seed=cfg.seed, device=cfg.device, report=_reporter(trial, not cfg.multi_objective))
-        score = float(result["score"])
-        if not math.isfinite(score):
-            raise ValueError(f"the evaluator's score is {score}")
-        for key, value in result.items():
-            if key != "score" and isinstance(value, (int, float)):
-                trial.set_user_attr(f"eval:{key}", float(value))
-        trial.set_user_attr("score", score)
+        sampled = ctx.space.sample(trial)
+    except InvalidSample as err:
+        trial.set_user_attr("error", f"invalid: {err}")
+        trial.set_user_attr("violation", 1.0)
+        trial.set_constraint("valid", 1.0)
         trial.set_user_attr("duration_s", time.perf_counter() - start)
-        study.tell(trial, objective_values(cfg, score, costs))
-        return "COMPLETE"
-    except optuna.TrialPruned as err:
-        trial.set_user_attr("error", str(err))
+        study.tell(trial, objective_values(cfg, None, {}))
+        return "INVALID"
+    genotype = ctx.to_target(sampled)
+    trial.set_user_attr("genotype_id", genotype.id)
+    trial.set_user_attr("genotype", canonical_json(genotype))
+    measured = ctx.coster(genotype)
+    costs = measured.as_dict()
+    for name, value in costs.items():
+        if value is not None:
+            trial.set_user_attr(name, value)
+    trial.set_constraint("valid", 0.0)
+    v = violations(measured, cfg.budgets)
+    for name, value in v.items():
+        trial.set_constraint(name, value)
+    worst = max_violation(v)
+    trial.set_user_attr("violation", worst)
+    if worst > 0:
         trial.set_user_attr("duration_s", time.perf_counter() - start)
-        study.tell(trial, state=TrialState.PRUNED)
-        return "PRUNED"
-    except Exception as err:  # noqa: BLE001 -- a failing trial is recorded, never fatal to the search
-        trial.set_user_attr("error", one_line(err))
-        trial.set_user_attr("duration_s", time.perf_counter() - start)
-        study.tell(trial, state=TrialState.FAIL)
-        return "FAIL"
+        study.tell(trial, objective_values(cfg, None, costs))
+        return "INFEASIBLE"
+    path = ctx.run.genotype_path(genotype.id)
+    if not path.is_file():
+        ctx.run.write_text(f"genotypes/{genotype.id}.json", dump_genotype(genotype))
+    b = ctx.bundle
+    adapted = adapt(genotype, b.image_size, b.in_chans, b.num_classes)
+    ev = analytic_cost(adapted).total
+    trial.set_user_attr("eval_image_size", adapted.image_size)
+    trial.set_user_attr("eval_flops", ev.flops)
+    trial.set_user_attr("eval_params", ev.params)
+    return Ready(adapted, costs, start)
 
+
+def tell_result(ctx: TrialContext, study: optuna.Study, trial: optuna.Trial, ready: Ready, result: dict[str, Any]) -> str:
+    """Record an evaluator's result (score and extras) as COMPLETE; raises ValueError on a non-finite score."""
+    score = float(result["score"])
+    if not math.isfinite(score):
+        raise ValueError(f"the evaluator's score is {score}")
+    for key, value in result.items():
+        if key != "score" and isinstance(value, (int, float)):
+            trial.set_user_attr(f"eval:{key}", float(value))
+    trial.set_user_attr("score", score)
+    trial.set_user_attr("duration_s", time.perf_counter() - ready.start)
+    study.tell(trial, objective_values(ctx.cfg, score, ready.costs))
+    return "COMPLETE"
+
+
+def tell_stopped(study: optuna.Study, trial: optuna.Trial, state: TrialState, reason: str, start: float) -> str:
+    """Record a trial as PRUNED (stopped early) or FAIL with a one-line reason."""
+    trial.set_user_attr("error", reason)
+    trial.set_user_attr("duration_s", time.perf_counter() - start)
+    study.tell(trial, state=state)
+    return state.name
+
+
+def run_trial(ctx: TrialContext, study: optuna.Study, trial: optuna.Trial) -> str:
+    """Run one asked trial to its end and tell the study; returns the archspace state name."""
+    start = time.perf_counter()
+    try:
+        ready = prepare_trial(ctx, study, trial)
+        if isinstance(ready, str):
+            return ready
+        cfg = ctx.cfg
+        result = ctx.evaluator.evaluate(ready.adapted, ctx.bundle, seed=cfg.seed, device=cfg.device,
+                                        report=_reporter(trial, not cfg.multi_objective))
+        return tell_result(ctx, study, trial, ready, result)
+    except optuna.TrialPruned as err:
+        return tell_stopped(study, trial, TrialState.PRUNED, str(err), start)
+    except Exception as err:  # noqa: BLE001 -- a failing trial is recorded, never fatal to the search
+        return tell_stopped(study, trial, TrialState.FAIL, one_line(err), start)
