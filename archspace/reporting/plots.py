@@ -60,7 +60,7 @@ def _pyplot():
 
 
 def _write_html(fig, path: Path) -> Path:
-    fig.write_html(path, include_plotlyjs="cdn", full_html=True)
+    fig.write_html(path, include_plotlyjs="directory", full_html=True)  # one plotly.min.js beside the pages: works offline
     return path
 
 
