@@ -199,6 +199,11 @@ def main() -> None:
                 eval_flops=small.flops,
             )
             rows.append(row)
+            accs = ", ".join(f"{row[f'acc_seed{s}']:.3f}" for s in range(args.seeds))
+            progress.console.print(
+                f"  {len(rows):3d}/{len(chosen)} {genotype.id} {row['mixers']:<28} {target.flops / 1e9:5.2f} GFLOPs  acc {accs}  "
+                f"({row['proxy_seconds']:.0f} s proxies, {row['train_seconds']:.0f} s training)"
+            )
             progress.advance(task)
     wall = time.perf_counter() - started
 

@@ -6,7 +6,7 @@ Nothing is downloaded: a missing folder raises one line saying what to put where
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Literal
 
@@ -67,14 +67,7 @@ def load_data(cfg: DataConfig | dict[str, Any] | None = None) -> DataBundle:
     """The datasets a config names (default: digits at 32 px)."""
     cfg = cfg if isinstance(cfg, DataConfig) else validate(DataConfig, cfg or {}, "data")
     bundle = LOADERS[cfg.name](cfg)
-    return DataBundle(
-        train=_subset(bundle.train, cfg.max_train, cfg.seed),
-        val=_subset(bundle.val, cfg.max_val, cfg.seed + 1),
-        image_size=bundle.image_size,
-        in_chans=bundle.in_chans,
-        num_classes=bundle.num_classes,
-        name=bundle.name,
-    )
+    return replace(bundle, train=_subset(bundle.train, cfg.max_train, cfg.seed), val=_subset(bundle.val, cfg.max_val, cfg.seed + 1))
 
 
 def _subset(dataset: Dataset, limit: int | None, seed: int) -> Dataset:
