@@ -105,3 +105,10 @@ def test_split_trials_keeps_infeasible_pruned_failed_apart():
 def test_objectives_from_rejects_bad_direction():
     with pytest.raises(ArchspaceError, match="objectives.score.direction"):
         objectives_from([("score", "up")])
+
+
+def test_single_objective_front_is_the_best_trial():
+    o = [Objective("score", MAX)]
+    assert pareto_ranks([[1], [3], [2], [3]], o).tolist() == [2, 0, 1, 0]
+    assert hypervolume([[1], [3]], o, [0]) == pytest.approx(3.0)
+    assert knee_index([[1], [3]], o) == 1
