@@ -41,6 +41,7 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=40)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--samplers", default="random,tpe,nsgaii")
+    ap.add_argument("--batch-size", type=int, default=None, help="override the proxy's batch size (cheaper evaluations)")
     args = ap.parse_args()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     base = load_config(args.config)
@@ -48,6 +49,8 @@ def main() -> None:
         raise SystemExit("the config must have objectives [score, flops] and a FLOPs budget")
     options = {"random": {}, "tpe": {"n_startup_trials": 10, "multivariate": True, "group": True},
                "nsgaii": {"population_size": 10}}
+    if args.batch_size:
+        base = base.model_copy(update={"evaluator": {**base.evaluator, "batch_size": args.batch_size}})
     runs: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for kind in args.samplers.split(","):
@@ -59,23 +62,26 @@ def main() -> None:
                 df = run.trials()
                 ok = df[df["state"] == "COMPLETE"]
                 runs.setdefault(kind, []).append({
-                    "points": list(zip(ok["score"].astype(float), ok["flops"].astype(float))),
+                    "points": list(zip(ok["score"].astype(float), ok["flops"].astype(float), ok["number"].astype(int))),
                     "feasible": s["feasible_share"], "seconds": time.perf_counter() - t0,
                 })
                 print(f"{kind:7s} seed {seed}: {len(ok)} evaluated, feasible share {s['feasible_share']:.0%}, "
                       f"{time.perf_counter() - t0:.0f} s", flush=True)
-    all_scores = [p[0] for rs in runs.values() for r in rs for p in r["points"]]
+    all_scores = [p[0] for rs in runs.values() for r in rs for p in r["points"]] or [0.0]
     ref = (min(all_scores), float(base.budgets.flops))
     print(f"\nhypervolume after {args.trials} trials (score x FLOPs, reference: score {ref[0]:.4g}, FLOPs {ref[1]:.3g}); "
           f"{args.seeds} seeds; config {Path(args.config).name}")
-    hv = {k: [hypervolume_2d(r["points"], ref) for r in rs] for k, rs in runs.items()}
-    rand = statistics.mean(hv["random"]) if "random" in hv else None
-    for kind, values in hv.items():
-        mean = statistics.mean(values)
-        ratio = f"{mean / rand:.2f}x random" if rand else ""
-        feas = statistics.mean(r["feasible"] for r in runs[kind])
-        print(f"  {kind:7s} HV mean {mean:.4g} (per seed {', '.join(f'{v:.4g}' for v in values)})  "
-              f"feasible share {feas:.0%}  {ratio}")
+    for n in sorted({args.trials // 2, args.trials}):
+        print(f" after {n} trials:")
+        hv = {k: [hypervolume_2d([(s, c) for s, c, num in r["points"] if num < n], ref) for r in rs] for k, rs in runs.items()}
+        rand = statistics.mean(hv["random"]) if "random" in hv else None
+        for kind, values in hv.items():
+            mean = statistics.mean(values)
+            ratio = f"{mean / rand:.2f}x random" if rand else ""
+            print(f"  {kind:7s} HV mean {mean:.4g} (per seed {', '.join(f'{v:.4g}' for v in values)})  {ratio}")
+    for kind, rs in runs.items():
+        print(f" {kind:7s} feasible share {statistics.mean(r['feasible'] for r in rs):.0%}, "
+              f"{statistics.mean(r['seconds'] for r in rs):.0f} s per run")
 
 
 if __name__ == "__main__":

@@ -141,3 +141,13 @@ def test_seed_with_enqueues_a_genotype_file_as_the_first_trial(tmp_path):
     seeded, _ = run_tiny(tmp_path, out="seeded", trials=2, seed_with=[str(first.genotype_path(gid))])
     assert seeded.trials()["genotype_id"].iloc[0] == gid
     assert seeded.load_study().trials[0].user_attrs["seeded_from"] == str(first.genotype_path(gid))
+
+
+def test_any_storage_url_works_and_resumes(tmp_path):
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    cfg = load_config(tiny_config(tmp_path, trials=2))
+    run, _ = search(cfg, tmp_path / "run", storage=url, quiet=True, in_process=True)
+    assert run.meta["storage"] == url and not (tmp_path / "run" / "study.journal").exists()
+    run, _ = search(cfg.model_copy(update={"trials": 3}), tmp_path / "run", quiet=True, in_process=True)
+    assert len(optuna.load_study(study_name="tiny", storage=url).trials) == 3
+    assert run.trials()["number"].tolist() == [0, 1, 2]

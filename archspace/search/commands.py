@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from pathlib import Path
 
 
@@ -62,5 +61,4 @@ def _print_summary(run, cfg, s: dict) -> None:
     if len(ok):
         best = s.get("best_id") or ok.iloc[0]["genotype_id"]
         print(f"  archspace build {run.path}/genotypes/{best}.json")
-    print("  optuna-dashboard " + (str(run.path / "study.journal") if run.meta["storage"] == "study.journal" else run.meta["storage"]),
-          file=sys.stdout)
+    print(f"  optuna-dashboard {run.storage_url}          # browse the study (pip install optuna-dashboard)")
