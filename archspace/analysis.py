@@ -50,8 +50,12 @@ def complexity_bins(flops: Sequence[float], n_bins: int) -> np.ndarray:
 
 
 def default_bins(n_models: int, n_groups: int) -> int:
-    """About MODELS_PER_BIN models per group per bin, between 1 and MAX_BINS bins."""
-    return int(max(1, min(MAX_BINS, n_models // max(1, MODELS_PER_BIN * n_groups))))
+    """About MODELS_PER_BIN models per group per bin, between 2 and MAX_BINS bins; 1 bin (no normalisation)
+    only when there are fewer than 2 models per group per bin."""
+    groups = max(1, n_groups)
+    if n_models < 4 * groups:
+        return 1
+    return int(max(2, min(MAX_BINS, n_models // (MODELS_PER_BIN * groups))))
 
 
 def complexity_weights(flops: Sequence[float], groups: Sequence[Any], n_bins: int | None = None) -> np.ndarray:
@@ -185,13 +189,15 @@ def _delta_stats(err: np.ndarray, flops: np.ndarray, is_value: np.ndarray, rng: 
     return raw, norm, float(lo), float(hi)
 
 
-def _finding_text(gene: str, relation: str, err_name: str, scale: float, unit: str, raw: float, norm: float, lo: float, hi: float, n_v: int, n_r: int) -> str:
+def _finding_text(gene: str, relation: str, err_name: str, scale: float, unit: str, raw: float, norm: float, lo: float, hi: float, n_v: int, n_r: int,
+                  bins: int) -> str:
     def num(x: float) -> str:
         return f"{round(x * scale, 10):+.3g}{unit}"
 
     verb = "lowers" if norm < 0 else "raises"
     sure = "" if (np.isfinite(lo) and (hi < 0 or lo > 0)) else "; the interval includes 0: no reliable effect"
-    return (f"{gene} {relation} {verb} the FLOPs-normalised mean {err_name} by {num(abs(norm)).lstrip('+')} against the "
+    how = f", FLOPs-normalised over {bins} bins," if bins > 1 else " (one FLOPs bin: too few trials to normalise)"
+    return (f"{gene} {relation} {verb} the mean {err_name}{how} by {num(abs(norm)).lstrip('+')} against the "
             f"others (95% bootstrap interval {num(lo)} to {num(hi)}; n={n_v} vs {n_r}; raw difference {num(raw)}{sure}).")
 
 
@@ -261,8 +267,9 @@ def analyze_table(feasible: pd.DataFrame, accuracy: bool, seed: int = 0) -> tupl
             if len(keep) == 2 and kind != "membership" and not norm < 0:
                 continue  # of two values, state the better one (the other is its mirror image)
             n_v, n_r = int(is_value.sum()), int((~is_value).sum())
+            bins = default_bins(len(is_value), 2)
             findings.append(Finding(name, text_value, n_v, n_r, raw, norm, lo, hi,
-                                    _finding_text(name, text_value, err_name, scale, unit, raw, norm, lo, hi, n_v, n_r)))
+                                    _finding_text(name, text_value, err_name, scale, unit, raw, norm, lo, hi, n_v, n_r, bins)))
     findings.sort(key=lambda f: -abs(f.normalized_delta) if np.isfinite(f.normalized_delta) else 0.0)
     return genes, findings, err_name, unit, scale
 

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 from reportutils import make_run
 
-from archspace.analysis import analyze_table, complexity_weights, edf, membership_columns, weighted_mean
+from archspace.analysis import analyze_table, complexity_weights, default_bins, edf, membership_columns, weighted_mean
 
 
 def test_edf_hand_case():
@@ -34,6 +34,12 @@ def test_bins_one_group_lacks_get_no_weight():
     assert w.tolist() == [0.5, 0.5, 0.0, 0.0, 0.5, 0.5]
 
 
+def test_default_bins_need_two_models_per_group_per_bin():
+    assert default_bins(7, 2) == 1
+    assert default_bins(8, 2) == 2
+    assert default_bins(200, 2) == 8
+
+
 def test_membership_columns_of_a_set_gene():
     cols = membership_columns(pd.Series(["[3, 9, 13]", "[3, 5]", None]))
     assert set(cols) == {"5", "9", "13"}  # every set holds 3: no comparison
@@ -48,7 +54,7 @@ def test_findings_on_a_run_with_known_effects(tmp_path):
     by = {(f.gene, f.value): f for f in findings}
     kind = by[("stages[0].mixer.kind", "= scsc")]  # +5 points at equal FLOPs
     assert kind.normalized_delta == pytest.approx(-0.05, abs=0.015) and kind.ci_high < 0
-    assert "lowers the FLOPs-normalised mean top-1 error" in kind.text
+    assert "lowers the mean top-1 error, FLOPs-normalised over" in kind.text
     k13 = by[("stages[0].mixer.kernels", "containing 13")]  # +3 points at equal FLOPs
     assert k13.normalized_delta == pytest.approx(-0.03, abs=0.015) and k13.ci_high < 0
     wide = by[("stages[0].channels", "= 64")]  # only adds FLOPs: the raw gain mostly goes away once normalised
