@@ -126,7 +126,8 @@ def gene_groups(values: pd.Series) -> tuple[str, pd.Series]:
     numeric = pd.to_numeric(present, errors="coerce")
     if len(present) and numeric.notna().all() and numeric.nunique() > NUMERIC_GROUPS:
         q = pd.qcut(numeric, NUMERIC_GROUPS, duplicates="drop")
-        labels = q.map(lambda iv: f"{iv.left:.4g}..{iv.right:.4g}").astype(str)
+        low = numeric.min()  # qcut moves the first edge 0.1% below the minimum
+        labels = q.map(lambda iv: f"{max(iv.left, low):.4g}..{iv.right:.4g}").astype(str)
         return "numeric", labels.reindex(values.index)
     kind = "numeric" if len(present) and numeric.notna().all() else "categorical"
     return kind, values.map(lambda v: None if pd.isna(v) else str(v))
@@ -145,6 +146,14 @@ def membership_columns(values: pd.Series) -> dict[str, pd.Series]:
         if col.nunique() == 2:
             out[str(x)] = col.reindex(values.index)
     return out
+
+
+def _label_order(label: str) -> tuple:
+    """Numbers and numeric ranges ("8.5..11") in numeric order, then everything else alphabetically."""
+    try:
+        return (0, float(str(label).split("..")[0]), "")
+    except ValueError:
+        return (1, 0.0, str(label))
 
 
 def gene_columns(feasible: pd.DataFrame) -> list[tuple[str, str, pd.Series, pd.Series]]:
@@ -251,7 +260,7 @@ def analyze_table(feasible: pd.DataFrame, accuracy: bool, seed: int = 0) -> tupl
         lab = labels.to_numpy(dtype=object)
         present = labels.notna().to_numpy()
         counts = pd.Series(lab[present]).value_counts()
-        keep = sorted(counts[counts >= MIN_GROUP].index.tolist(), key=str)
+        keep = sorted(counts[counts >= MIN_GROUP].index.tolist(), key=_label_order)
         if len(keep) < 2:
             continue
         use = present & np.isin(lab, keep)

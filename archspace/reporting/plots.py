@@ -124,8 +124,8 @@ def front_plots(out_dir: Path, trials: pd.DataFrame, front: pd.DataFrame, knee: 
         if not pub.empty:
             ax.scatter(pub[xn] * xa.scale, pub[yn] * ya.scale, c=PUBLISHED_COLOUR, marker="*", s=150, edgecolors="black", lw=0.5, zorder=5,
                        label="published, measured here")
-            for _, p in pub.iterrows():
-                ax.annotate(p["name"], (p[xn] * xa.scale, p[yn] * ya.scale), textcoords="offset points", xytext=(6, 4), fontsize=8,
+            for i, (_, p) in enumerate(pub.sort_values(xn).iterrows()):  # labels alternate above/below so neighbours do not collide
+                ax.annotate(p["name"], (p[xn] * xa.scale, p[yn] * ya.scale), textcoords="offset points", xytext=(6, 4 if i % 2 == 0 else -11), fontsize=8,
                             color=PUBLISHED_COLOUR, bbox=dict(boxstyle="round,pad=0.15", fc="white", alpha=0.75, lw=0))
             pfig.add_trace(go.Scatter(x=pub[xn] * xa.scale, y=pub[yn] * ya.scale, mode="markers+text", text=pub["name"], textposition="top right",
                                       name="published, measured here", legendgroup="published", showlegend="published" not in legend_done,
@@ -147,7 +147,7 @@ def front_plots(out_dir: Path, trials: pd.DataFrame, front: pd.DataFrame, knee: 
     for k in range(len(pairs), rows * cols):
         axs[k // cols][k % cols].axis("off")
     handles, labels = axs[0][0].get_legend_handles_labels()
-    axs[0][0].legend(handles, labels, fontsize=8, loc="best", title=f"not plotted (no objective values): {not_shown}" if not_shown else None,
+    axs[0][0].legend(handles, labels, fontsize=8, loc="upper left" if cols == 1 else "best", bbox_to_anchor=(1.02, 1.0) if cols == 1 else None, title=f"not plotted (no objective values): {not_shown}" if not_shown else None,
                      title_fontsize=7)
     fig.suptitle(title, fontsize=11)
     pfig.update_layout(title=title + (f" — not plotted (no objective values): {not_shown}" if not_shown else ""), template="plotly_white",
@@ -242,7 +242,7 @@ def edf_plots(out_dir: Path, feasible: pd.DataFrame, errors: np.ndarray, genes: 
         axs[k // cols][k % cols].axis("off")
     more = f" (the {len(shown)} genes with the largest normalised effect of {len(genes)})" if len(genes) > len(shown) else ""
     fig.suptitle(f"Error EDFs per gene{more}: solid raw, dashed FLOPs-normalised", fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     pfig.update_layout(title=f"Error EDFs per gene{more}: solid raw, dashed FLOPs-normalised", template="plotly_white",
                        height=360 * rows, width=520 * cols, showlegend=False)
     return [_save(fig, out_dir / "edf.png"), _write_html(pfig, out_dir / "edf.html")]

@@ -2,6 +2,7 @@
 the design-space analysis, failures. Written as RUN/report.md and RUN/report.html."""
 from __future__ import annotations
 
+import os
 from typing import Any, Sequence
 
 from archspace.pareto import target_size
@@ -21,13 +22,19 @@ def _fmt(name: str, value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+def _short(path: str) -> str:
+    """A path relative to the working directory when it lies below it (reports are read from the repository)."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
 def _config_blocks(run, cfg: dict) -> list[Block]:
     meta = run.meta
     budgets = cfg.get("budgets") or {}
     ev = cfg.get("evaluator") or {}
     target, evaluation = meta.get("target") or {}, meta.get("eval") or {}
     rows = [
-        ("space", cfg.get("space", meta.get("space", ""))),
+        ("space", _short(cfg["space"])),
         ("objectives", ", ".join(f"{o['name']} ({o['direction']})" for o in meta.get("objectives", []))),
         ("budgets (at the target resolution)", ", ".join(f"{k} <= {_fmt(k, float(v))}" for k, v in budgets.items() if v is not None) or "none"),
         ("evaluator", ", ".join(f"{k}={v}" for k, v in ev.items())),
