@@ -213,8 +213,11 @@ def make_scheduler(cfg: SearchConfig):
 
 
 def search_ray(cfg: SearchConfig, out: str | Path, storage: str | None = None, address: str | None = None,
-               cpus_per_trial: float = 1, gpus_per_trial: float | None = None, quiet: bool = False):
-    """Run (or resume) `cfg` into `out` with Ray Tune; returns (RunDir, summary) like `runner.search`."""
+               cpus_per_trial: float = 1, gpus_per_trial: float | None = None, max_concurrent: int | None = None,
+               num_cpus: int | None = None, quiet: bool = False):
+    """Run (or resume) `cfg` into `out` with Ray Tune; returns (RunDir, summary) like `runner.search`.
+
+    Trials run at once as the resources allow (capped by `max_concurrent`); `num_cpus` sizes a local instance."""
     from archspace.evaluate.evaluator import make_evaluator
     from archspace.search.rundir import JOURNAL
     from archspace.search.runner import (_run_lock, enqueue_anchors, export_trials, load_context, make_sampler, open_study,
@@ -230,7 +233,7 @@ def search_ray(cfg: SearchConfig, out: str | Path, storage: str | None = None, a
     gpus = (1.0 if cfg.device.startswith("cuda") else 0.0) if gpus_per_trial is None else float(gpus_per_trial)
     if gpus == 0 and cfg.device.startswith("cuda"):
         raise ArchspaceError(f"device {cfg.device}: under Ray a trial sees a GPU only with --gpus-per-trial > 0")
-    started = connect(address, None)
+    started = connect(address, num_cpus)
     import ray
     from ray import tune
 
@@ -267,7 +270,8 @@ def search_ray(cfg: SearchConfig, out: str | Path, storage: str | None = None, a
             tuner = tune.Tuner(
                 trainable,
                 tune_config=tune.TuneConfig(search_alg=searcher, scheduler=make_scheduler(cfg), num_samples=-1,
-                                            max_concurrent_trials=max(1, min(concurrency, cfg.trials)), reuse_actors=True),
+                                            max_concurrent_trials=max(1, min(concurrency, cfg.trials, max_concurrent or concurrency)),
+                                            reuse_actors=True),
                 run_config=tune.RunConfig(name=f"{cfg.name}-{int(time.time())}", storage_path=str((run.path / ".ray").resolve()),
                                           verbose=0, log_to_file=False),
             )
