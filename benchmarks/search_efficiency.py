@@ -11,6 +11,7 @@ printed per sampler with its ratio to random search.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
@@ -42,6 +43,9 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--samplers", default="random,tpe,nsgaii")
     ap.add_argument("--batch-size", type=int, default=None, help="override the proxy's batch size (cheaper evaluations)")
+    ap.add_argument("--seed-list", default=None, help="run these seeds (e.g. 1,2) instead of 0..seeds-1")
+    ap.add_argument("--json", default=None, help="also save the runs' points to this file (for --combine)")
+    ap.add_argument("--combine", nargs="+", default=None, help="print the table for runs saved by --json (no new runs)")
     args = ap.parse_args()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     base = load_config(args.config)
@@ -52,9 +56,15 @@ def main() -> None:
     if args.batch_size:
         base = base.model_copy(update={"evaluator": {**base.evaluator, "batch_size": args.batch_size}})
     runs: dict[str, list[dict]] = {}
+    if args.combine:
+        for path in args.combine:
+            for kind, rs in json.loads(Path(path).read_text()).items():
+                runs.setdefault(kind, []).extend(rs)
+        return report(runs, base, args)
+    seeds = [int(x) for x in args.seed_list.split(",")] if args.seed_list else list(range(args.seeds))
     with tempfile.TemporaryDirectory() as tmp:
         for kind in args.samplers.split(","):
-            for seed in range(args.seeds):
+            for seed in seeds:
                 cfg = base.model_copy(update={"sampler": base.sampler.model_copy(update={"kind": kind, "options": options[kind]}),
                                               "seed": seed, "trials": args.trials})
                 t0 = time.perf_counter()
@@ -67,10 +77,17 @@ def main() -> None:
                 })
                 print(f"{kind:7s} seed {seed}: {len(ok)} evaluated, feasible share {s['feasible_share']:.0%}, "
                       f"{time.perf_counter() - t0:.0f} s", flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(runs))
+    report(runs, base, args)
+
+
+def report(runs: dict[str, list[dict]], base, args) -> None:
+    """Hypervolume per sampler at N/2 and N trials against one shared reference point, with ratios to random."""
     all_scores = [p[0] for rs in runs.values() for r in rs for p in r["points"]] or [0.0]
     ref = (min(all_scores), float(base.budgets.flops))
     print(f"\nhypervolume after {args.trials} trials (score x FLOPs, reference: score {ref[0]:.4g}, FLOPs {ref[1]:.3g}); "
-          f"{args.seeds} seeds; config {Path(args.config).name}")
+          f"{min(len(rs) for rs in runs.values())} seeds per sampler; config {Path(args.config).name}")
     for n in sorted({args.trials // 2, args.trials}):
         print(f" after {n} trials:")
         hv = {k: [hypervolume_2d([(s, c) for s, c, num in r["points"] if num < n], ref) for r in rs] for k, rs in runs.items()}
