@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from archspace.errors import ArchspaceError
 from archspace.search.worker import owner_alive
 from searchutils import tiny_config
 
@@ -54,7 +55,10 @@ def owners_gone(out: Path, timeout: float = 10) -> bool:
     from archspace.search.rundir import RunDir
 
     t0 = time.time()
-    owners = {t.user_attrs.get("owner") for t in RunDir(out).load_study().trials}
+    try:
+        owners = {t.user_attrs.get("owner") for t in RunDir(out).load_study().trials}
+    except (ArchspaceError, KeyError):  # killed before the run folder or the study existed
+        return True
     while any(owner_alive(o) for o in owners if o):
         if time.time() - t0 > timeout:
             return False
@@ -100,7 +104,7 @@ def test_ten_kills_at_random_times_lose_no_trial(tmp_path):
     kept = []
     for _ in range(10):
         proc = subprocess.Popen(command(cfg, out), env=env(), cwd=tmp_path)
-        time.sleep(rng.uniform(3.0, 20.0))
+        time.sleep(rng.uniform(3.0, 30.0))
         if proc.poll() is not None:
             break
         kept.append(finished(out))
