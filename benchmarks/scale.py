@@ -11,6 +11,9 @@ instance (workers = trials at once). For each run:
 - overhead_s: span x workers / trials - mean evaluator time per trial (eval:eval_seconds, 0 for
   infeasible samples): what a trial costs beyond its evaluation (sampling, costs, storage, dispatch).
 
+Every run samples the same genotypes (same seed), so an unreported warm-up run first fills the cost
+caches that would otherwise favour whichever run comes second.
+
     python benchmarks/scale.py --trials 12
 """
 from __future__ import annotations
@@ -58,6 +61,9 @@ def main() -> None:
 
     torch.set_num_threads(1)
     rows, tmp = [], Path(tempfile.mkdtemp(prefix="archspace-scale-"))
+    # every run samples the same genotypes (same seed): one unreported run first fills the cost caches for all
+    measure("journal", 2, resolve_config(args.config, trials=args.trials, seed=0).model_copy(update={"name": "scale_warmup"}),
+            None, tmp / "warmup")
     pg = None
     for backend in args.backends:
         storage = None

@@ -233,6 +233,10 @@ def search_ray(cfg: SearchConfig, out: str | Path, storage: str | None = None, a
     gpus = (1.0 if cfg.device.startswith("cuda") else 0.0) if gpus_per_trial is None else float(gpus_per_trial)
     if gpus == 0 and cfg.device.startswith("cuda"):
         raise ArchspaceError(f"device {cfg.device}: under Ray a trial sees a GPU only with --gpus-per-trial > 0")
+    if cfg.pruner != "none" and not quiet:
+        print(f"pruner: {cfg.pruner} is an Optuna pruner and does not run under Ray; "
+              f"{'ASHA stops trials early' if cfg.evaluator.get('kind') == 'train' else 'a proxy has no epochs to stop'}",
+              file=sys.stderr)
     started = connect(address, num_cpus)
     import ray
     from ray import tune
