@@ -332,7 +332,7 @@ def gene_importance(trials: list, directions: Sequence[str], score_index: int, s
 def analyze_run(run, seed: int = 0, n_boot: int | None = None) -> tuple[Analysis, list[str]]:
     """`archspace analyze`: EDFs, findings and gene importance of a run's COMPLETE feasible trials; writes
     analysis.json, edf.png/html, importance.png/html and objective.png/html in the run."""
-    from archspace.pareto import _score_label, objectives_from, score_is_accuracy, split_trials
+    from archspace.pareto import score_label, objectives_from, score_is_accuracy, split_trials
     from archspace.reporting import plots
 
     trials = run.trials()
@@ -363,7 +363,7 @@ def analyze_run(run, seed: int = 0, n_boot: int | None = None) -> tuple[Analysis
     shown["_role"] = "COMPLETE"
     for role in ("INFEASIBLE", "PRUNED", "FAIL"):
         shown.loc[groups[role].index, "_role"] = role
-    score_axis = plots.axis_for("score", None, _score_label(run))
+    score_axis = plots.axis_for("score", None, score_label(run))
     errors, *_ = error_of(feasible["score"], accuracy)
     error_label = f"{err_name} ({'%' if accuracy else 'score units'})"
     files = plots.history_plots(run.path, shown, "score", True, score_axis, f"{run.study_name}: score by trial")

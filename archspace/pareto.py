@@ -180,7 +180,7 @@ def split_trials(trials: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return groups
 
 
-def _score_label(run) -> str:
+def score_label(run) -> str:
     """The score axis in words: accuracy for a training evaluator, the proxy's name for a zero-cost proxy."""
     cfg = run_config(run)
     ev = cfg.get("evaluator") or {}
@@ -280,7 +280,7 @@ def front_report(run, against: Sequence[str] = (), progress=None) -> dict[str, A
         "dominated": dominated,
         "hypervolume": hv,
     }
-    axes = {n: plots.axis_for(n, target_size(run, trials), _score_label(run)) for n in names}
+    axes = {n: plots.axis_for(n, target_size(run, trials), score_label(run)) for n in names}
     shown = trials.copy()
     shown["_role"] = "COMPLETE"
     for role in ("INFEASIBLE", "PRUNED", "FAIL"):
