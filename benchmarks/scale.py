@@ -1,7 +1,7 @@
 """Throughput of the search backends side by side: trials per minute and overhead per trial.
 
 The same search (a config's space, budgets and proxy evaluator; default the quickstart's synflow proxy on
-digits) runs with 1 and 2 workers on each backend: the embedded journal file, a PostgreSQL server
+digits, where most samples are over budget and cost milliseconds; --no-budgets evaluates every one) runs with 1 and 2 workers on each backend: the embedded journal file, a PostgreSQL server
 (started here with initdb/pg_ctl as in the tests; skipped where it cannot run) and Ray Tune on a local
 instance (workers = trials at once). For each run:
 
@@ -47,23 +47,29 @@ def measure(backend: str, workers: int, cfg, storage: str | None, out: Path) -> 
             "per_min": 60 * len(trials) / span, "overhead_s": span * workers / len(trials) - evaluation, "eval_s": evaluation}
 
 
+def config_for(args: argparse.Namespace, name: str):
+    from archspace.search.config import Budgets
+    from archspace.search.runner import resolve_config
+
+    cfg = resolve_config(args.config, trials=args.trials, seed=0)
+    return cfg.model_copy(update={"name": name, **({"budgets": Budgets()} if args.no_budgets else {})})
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--config", default=str(ROOT / "searches" / "quickstart.yaml"))
     p.add_argument("--trials", type=int, default=12)
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--no-budgets", action="store_true", help="drop the config's budgets, so every trial is evaluated (slower)")
     p.add_argument("--backends", nargs="+", default=["journal", "postgres", "ray"], choices=["journal", "postgres", "ray"])
     args = p.parse_args()
 
     import torch
 
-    from archspace.search.runner import resolve_config
-
     torch.set_num_threads(1)
     rows, tmp = [], Path(tempfile.mkdtemp(prefix="archspace-scale-"))
     # every run samples the same genotypes (same seed): one unreported run first fills the cost caches for all
-    measure("journal", 2, resolve_config(args.config, trials=args.trials, seed=0).model_copy(update={"name": "scale_warmup"}),
-            None, tmp / "warmup")
+    measure("journal", 2, config_for(args, "scale_warmup"), None, tmp / "warmup")
     pg = None
     for backend in args.backends:
         storage = None
@@ -80,7 +86,7 @@ def main() -> None:
                 continue
         for w in args.workers:
             name = f"scale_{backend}_{w}"
-            cfg = resolve_config(args.config, trials=args.trials, seed=0).model_copy(update={"name": name})
+            cfg = config_for(args, name)
             row = measure("ray" if backend == "ray" else backend, w, cfg, storage, tmp / name)
             row["backend"] = backend
             rows.append(row)

@@ -13,6 +13,7 @@ storage until the next run of the same command, which records them FAIL "interru
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -237,6 +238,8 @@ def search_ray(cfg: SearchConfig, out: str | Path, storage: str | None = None, a
         print(f"pruner: {cfg.pruner} is an Optuna pruner and does not run under Ray; "
               f"{'ASHA stops trials early' if cfg.evaluator.get('kind') == 'train' else 'a proxy has no epochs to stop'}",
               file=sys.stderr)
+    if quiet:
+        os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's experiment table and hints, printed even at verbose=0
     started = connect(address, num_cpus)
     import ray
     from ray import tune
