@@ -27,6 +27,7 @@ def _env() -> dict[str, str]:
     return dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
 
+@pytest.mark.slow  # two CLI processes (torch import each): ~1 min on 2 idle cores
 def test_two_processes_fill_one_study_without_duplicates(tmp_path, pg_url):
     cfg = tiny_config(tmp_path, name="pg_two", trials=8)
     cmd = [sys.executable, "-m", "archspace.cli", "search", str(cfg), "--storage", pg_url, "--quiet"]
