@@ -1,18 +1,22 @@
 """Registers every zoo genotype with timm as `archspace_<name>` (features_only gives the stage pyramid)."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from timm.models import build_model_with_cfg, register_model
 
-from archspace.builder import ArchNet
 from archspace.errors import ArchspaceError
 from archspace.zoo import zoo_genotype, zoo_names
+
+if TYPE_CHECKING:
+    from archspace.builder import ArchNet
 
 PREFIX = "archspace_"
 
 
-def _create(name: str, pretrained: bool = False, **kwargs) -> ArchNet:
+def _create(name: str, pretrained: bool = False, **kwargs) -> "ArchNet":
+    from archspace.builder import ArchNet
+
     if pretrained:
         raise ArchspaceError(f"{PREFIX}{name}: archspace ships no pretrained weights")
     genotype = zoo_genotype(name)
@@ -30,8 +34,8 @@ def _create(name: str, pretrained: bool = False, **kwargs) -> ArchNet:
     )
 
 
-def _entrypoint(name: str) -> Callable[..., ArchNet]:
-    def create(pretrained: bool = False, **kwargs) -> ArchNet:
+def _entrypoint(name: str) -> Callable[..., "ArchNet"]:
+    def create(pretrained: bool = False, **kwargs) -> "ArchNet":
         return _create(name, pretrained, **kwargs)
 
     create.__name__ = create.__qualname__ = PREFIX + name

@@ -71,19 +71,23 @@ def _first_error(err: ValidationError, data: Any) -> GenotypeError:
     return GenotypeError(_format_loc(e["loc"], data), message)
 
 
-def genotype_from_dict(data: dict[str, Any]) -> Genotype:
-    """Validate a dict (after migration) into a Genotype; errors are one-line GenotypeErrors."""
+def genotype_from_dict(data: dict[str, Any], structure_only: bool = False) -> Genotype:
+    """Validate a dict (after migration) into a Genotype; errors are one-line GenotypeErrors.
+
+    structure_only: check types and ranges but not the genes against their sites (the shape plan), so
+    that `archspace plan` can show an invalid genotype's shapes up to the failing field.
+    """
     if not isinstance(data, dict):
         raise GenotypeError("", f"a genotype must be a mapping, got {type(data).__name__}")
     data = migrate(data)
     try:
-        return Genotype.model_validate(data)
+        return Genotype.model_validate(data, context={"structure_only": structure_only})
     except ValidationError as err:
         raise _first_error(err, data) from None
 
 
-def load_genotype(path: str | Path) -> Genotype:
-    """Read a genotype from a .json, .yaml or .yml file."""
+def load_genotype(path: str | Path, structure_only: bool = False) -> Genotype:
+    """Read a genotype from a .json, .yaml or .yml file (structure_only: see genotype_from_dict)."""
     path = Path(path)
     if path.is_dir():
         raise GenotypeError("", f"{path}: is a folder; give genotype files (e.g. {path}/*.json)")
@@ -95,7 +99,7 @@ def load_genotype(path: str | Path) -> Genotype:
     except (json.JSONDecodeError, yaml.YAMLError) as err:
         raise GenotypeError("", f"{path}: not valid {path.suffix.lstrip('.').upper() or 'JSON'}: {str(err).splitlines()[0]}") from None
     try:
-        return genotype_from_dict(data)
+        return genotype_from_dict(data, structure_only)
     except GenotypeError as err:
         raise GenotypeError(f"{path}: {err.path}" if err.path else str(path), err.reason) from None
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, model_validator
 
 from archspace.genotype import specs
 from archspace.genotype.base import Act, Norm, Spec
@@ -78,8 +78,9 @@ class Genotype(Spec):
     notes: str = ""
 
     @model_validator(mode="after")
-    def _semantics(self) -> "Genotype":
-        plan(self)
+    def _semantics(self, info: ValidationInfo) -> "Genotype":
+        if not (info.context or {}).get("structure_only"):  # `archspace plan` walks an invalid genotype itself
+            plan(self)
         return self
 
     @property

@@ -8,7 +8,7 @@ from torch.nn import functional as F
 from archspace.genotype.base import Site
 from archspace.genotype.specs.dmixer import DMixer, MSFFN, kv_size, osr_kernel, osr_padding, split_channels
 from archspace.genotype.specs.ffn import hidden_channels
-from archspace.ops.layers import act_layer, norm_layer
+from archspace.ops.layers import MapSized, act_layer, norm_layer
 from archspace.ops.registry import register
 
 
@@ -116,20 +116,26 @@ class STE(nn.Module):
         return x + self.norm3(self.expand(y))
 
 
-class DualDynamicMixer(nn.Module):
+class DualDynamicMixer(MapSized, nn.Module):
     """D-Mixer (TransXNet §III-B, Eq. 2): Concat(OSRA(X1), IDConv(X2)) then STE; X1 holds the attention share."""
 
     def __init__(self, spec: DMixer, site: Site):
         super().__init__()
         c, (h, w) = site.channels, site.shape.resolution
         self.split = split_channels(c, spec.attn_ratio)
+        self.built_size = (h, w) if spec.pos_bias != "none" else None  # the position bias B is tied to N = H x W
         kh, kw = kv_size(h, w, spec.sr_stride)
         bias_shape = (h * w, kh * kw) if spec.pos_bias != "none" else None
         self.osra = OSRA(self.split[0], spec.heads, spec.sr_stride, spec.qkv_bias, spec.norm, bias_shape, spec.pos_bias == "stage")
         self.idconv = IDConv(self.split[1], spec.idconv_kernel, spec.idconv_groups, spec.idconv_reduction, spec.norm, site.act)
         self.ste = STE(c, spec.ste_channels(c), spec.norm, site.act)
 
+    def constrains_size(self) -> bool:
+        return self.built_size is not None
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.built_size is not None and not self.dynamic and tuple(x.shape[-2:]) != self.built_size:
+            self.refuse(*x.shape[-2:], f"only {self.built_size[0]}x{self.built_size[1]} (its position bias; resized when dynamic)")
         x1, x2 = torch.split(x, self.split, dim=1)
         return self.ste(torch.cat([self.osra(x1), self.idconv(x2)], dim=1))
 
