@@ -15,23 +15,31 @@ PREFIX = "archspace_"
 
 
 def _create(name: str, pretrained: bool = False, **kwargs) -> "ArchNet":
-    from archspace.builder import ArchNet
+    """timm's builder around ArchNet; img_size / dynamic_img_size rebuild for another input size."""
+    from archspace.builder import ArchNet, _pair
+    from archspace.ops.layers import MapSized
 
     if pretrained:
         raise ArchspaceError(f"{PREFIX}{name}: archspace ships no pretrained weights")
     genotype = zoo_genotype(name)
     kwargs.pop("pretrained_cfg", None)  # timm passes its own; ours describes the genotype's input
     kwargs.pop("pretrained_cfg_overlay", None)
+    h, w = _pair(kwargs.get("img_size") or genotype.image_size)
     n_stages = len(genotype.stages)
-    return build_model_with_cfg(
+    model = build_model_with_cfg(
         ArchNet,
         PREFIX + name,
         pretrained=False,
-        pretrained_cfg=dict(num_classes=genotype.num_classes, input_size=(genotype.in_chans, genotype.image_size, genotype.image_size)),
+        pretrained_cfg=dict(num_classes=genotype.num_classes, input_size=(genotype.in_chans, h, w)),
         feature_cfg=dict(flatten_sequential=True, out_indices=tuple(range(n_stages))),
         genotype=genotype,
         **kwargs,
     )
+    # the same dict serves the network and a features_only wrapper of its modules
+    model.pretrained_cfg["fixed_input_size"] = not kwargs.get("dynamic_img_size", False) and any(
+        isinstance(m, MapSized) and m.constrains_size() for m in model.modules()
+    )
+    return model
 
 
 def _entrypoint(name: str) -> Callable[..., "ArchNet"]:

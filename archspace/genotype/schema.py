@@ -32,8 +32,8 @@ class Stage(Spec):
 
     depth: int = Field(ge=1)
     channels: int = Field(ge=1)
-    downsample: Downsample = Field(default_factory=specs.downsample.NoDownsample)
-    block: Block = Field(default_factory=specs.blocks.MetaFormerBlock)
+    downsample: Downsample = Field(specs.downsample.NoDownsample(), description="the layer in front of the stage")
+    block: Block = Field(specs.blocks.MetaFormerBlock(), description="how the mixer and the FFN are wired into residual blocks")
     mixer: Mixer
     ffn: FFN | None = None
     norm: Norm = "layernorm"
@@ -73,7 +73,7 @@ class Genotype(Spec):
     drop_path_rate: float = Field(0.0, ge=0, lt=1)
     stem: Stem
     stages: tuple[Stage, ...] = Field(min_length=1)
-    head: Head = Field(default_factory=specs.heads.LinearHead)
+    head: Head = Field(specs.heads.LinearHead())
     reference: Reference | None = None
     notes: str = ""
 

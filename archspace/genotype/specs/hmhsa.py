@@ -27,8 +27,8 @@ class MHSAMixer(Spec):
     """Global multi-head self-attention over all HxW tokens (Vaswani et al. §3.2.2; ViT Eq. 2)."""
 
     kind: Literal["mhsa"] = "mhsa"
-    heads: int | None = Field(None, ge=1, description="number of heads; None derives it from head_dim")
-    head_dim: int = Field(64, ge=1, description="channels per head, used when heads is None")
+    heads: int | None = Field(None, ge=1, description="number of heads, must divide the channels; None derives it from head_dim")
+    head_dim: int = Field(64, ge=1, description="channels per head, used when heads is None; must divide the channels")
     qkv_bias: bool = True
     proj_bias: bool = True
 
@@ -84,8 +84,8 @@ class HMHSAMixer(Spec):
     pools: tuple[int, ...] | None = Field(None, description="pooling factor into each level > 0; None = the previous grid size")
     pooling: Literal["max_avg", "avg", "max"] = Field("max_avg", description="Eq. 8 max + average pooling; the 2021 code: avg")
     query: Literal["full", "pooled"] = "full"
-    heads: int | None = Field(None, ge=1, description="number of heads; None derives it from head_dim")
-    head_dim: int = Field(64, ge=1, description="channels per head, used when heads is None")
+    heads: int | None = Field(None, ge=1, description="number of heads, must divide the channels; None derives it from head_dim")
+    head_dim: int = Field(64, ge=1, description="channels per head, used when heads is None; must divide the channels")
     qkv_bias: bool = True
     proj_bias: bool = True
     input_norm: bool = Field(False, description="stage norm on the projections' input inside the mixer; Eq. 7 adds the raw input (2021 code)")
