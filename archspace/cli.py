@@ -125,6 +125,21 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Export a genotype's network to ONNX and/or a torch.export program, checked against PyTorch."""
+    from archspace.export import run_export
+
+    return run_export(args)
+
+
+def _export_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="genotype file (.json, .yaml)")
+    p.add_argument("--onnx", default=None, metavar="OUT.onnx", help="write ONNX (dynamic batch), checked in onnxruntime")
+    p.add_argument("--exported-program", default=None, metavar="OUT.pt2", help="write a torch.export program (dynamic batch)")
+    p.add_argument("--img-size", default=None, help="export for another input size: S or HxW (default: the genotype's)")
+    p.add_argument("--atol", type=float, default=1e-4, help="largest accepted |difference| from PyTorch (default 1e-4)")
+
+
 def cmd_cost(args: argparse.Namespace) -> int:
     """Params, FLOPs (analytic and fvcore), latency and memory of genotype files, one table row each."""
     from archspace.cost.commands import run_cost
@@ -186,6 +201,7 @@ COMMANDS: list[Command] = [
     ("validate", "validate genotype files (exit 0 when all are valid)", _validate_args, cmd_validate),
     ("schema", "print the genotype JSON Schema", lambda p: None, cmd_schema),
     ("plan", "resolved genotype, map sizes, channels, ops, params and FLOPs per block (marks an invalid field)", _plan_args, cmd_plan),
+    ("export", "export to ONNX (checked in onnxruntime) and/or a torch.export program, with a dynamic batch axis", _export_args, cmd_export),
     ("zoo", "the published models we ship, ours vs the paper's params and FLOPs", _zoo_args, cmd_zoo),
     ("cost", "params, FLOPs (analytic and fvcore), latency and memory of genotype files", _cost_args, cmd_cost),
     ("latency-table", "build a device's latency lookup table (resumable)", _latency_table_args, cmd_latency_table),

@@ -39,6 +39,10 @@ class IDConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
+        if torch.compiler.is_exporting():  # a batch-sized conv group count cannot be a dynamic axis: the same sum, unfolded
+            k2 = self.kernel * self.kernel
+            patches = F.unfold(x, self.kernel, padding=self.kernel // 2).view(b, c, k2, h * w)
+            return (patches * self.dynamic_kernel(x).view(b, c, k2, 1)).sum(2).view(b, c, h, w)
         weight = self.dynamic_kernel(x).reshape(b * c, 1, self.kernel, self.kernel)
         y = F.conv2d(x.reshape(1, b * c, h, w), weight, padding=self.kernel // 2, groups=b * c)
         return y.reshape(b, c, h, w)
