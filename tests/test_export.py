@@ -14,6 +14,29 @@ from archspace.genotype.io import dump_genotype, genotype_from_dict
 from archspace.zoo import zoo_genotype, zoo_names
 
 
+def kinds(genotype) -> tuple:
+    """Every spec kind a genotype uses (stem, head, and per stage mixer, FFN, block, downsample, norm, act)."""
+    parts = {genotype.stem.kind, genotype.head.kind}
+    for s in genotype.stages:
+        parts |= {s.mixer.kind, s.ffn.kind if s.ffn else "-", s.block.kind, s.downsample.kind, s.norm, s.act, s.out_norm}
+    return tuple(sorted(parts))
+
+
+def representatives() -> list[str]:
+    """One zoo genotype (the shallowest) per distinct set of kinds: every op, block and layout the zoo traces.
+
+    Zoo entries that differ only in widths, depths or genes trace to the same graph structure;
+    exporting or compiling all 39 at 224 px would take the slow suite past its budget on 2 cores.
+    """
+    best: dict[tuple, str] = {}
+    for name in zoo_names():
+        g = zoo_genotype(name)
+        key = kinds(g)
+        if key not in best or sum(s.depth for s in g.stages) < sum(s.depth for s in zoo_genotype(best[key]).stages):
+            best[key] = name
+    return sorted(best.values())
+
+
 def tiny(mixer: dict, ffn: dict | None = None):
     """One 8x8 stage around one mixer at 32 px."""
     return genotype_from_dict({"name": "tiny", "image_size": 32, "num_classes": 5, "stem": {"kind": "patchify", "channels": 16, "patch": 4},
@@ -47,15 +70,15 @@ def test_missing_export_extra_is_one_line(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", zoo_names())
-def test_every_zoo_genotype_exports_within_1e4(name, tmp_path):
+@pytest.mark.parametrize("name", representatives())
+def test_zoo_genotypes_export_within_1e4(name, tmp_path):
     checks = export_genotype(zoo_genotype(name), onnx=str(tmp_path / "m.onnx"), program=str(tmp_path / "m.pt2"))
     assert [c.format for c in checks] == ["onnx", "exported-program"] and all(c.max_abs_diff <= 1e-4 for c in checks)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", zoo_names())
-def test_every_zoo_genotype_compiles_without_graph_breaks(name):
+@pytest.mark.parametrize("name", representatives())
+def test_zoo_genotypes_compile_without_graph_breaks(name):
     """Dynamo captures each network whole (fullgraph) and AOT autograd runs it; inductor's codegen is torch's own."""
     model = archspace.build(zoo_genotype(name)).eval()
     x = torch.randn(1, 3, 224, 224)
