@@ -4,11 +4,12 @@ from __future__ import annotations
 import torch
 from timm.layers import DropPath, LayerScale2d
 from torch import nn
+from torch.nn import functional as F
 
 from archspace.genotype.plan import BlockPlan
 from archspace.genotype.schema import Stage
 from archspace.genotype.specs.blocks import BottleneckBlock, ConvNeXtBlock, MetaFormerBlock, ResidualBlock
-from archspace.ops.layers import SE, ConvNormAct, act_layer, norm_layer
+from archspace.ops.layers import SE, ConvNormAct, MapSized, act_layer, norm_layer
 from archspace.ops.registry import build_op, register
 
 
@@ -41,8 +42,11 @@ def _shortcut(block: BlockPlan, norm: str) -> nn.Module:
     return ConvNormAct(block.input.channels, block.output.channels, 1, block.stride, norm=norm, act="none")
 
 
-class MetaFormer(nn.Module):
-    """MetaFormer block (Yu et al. Eq. 1-2): x + mixer(norm(x)); x + ffn(norm(x)); optional CPE and layer scale."""
+class MetaFormer(MapSized, nn.Module):
+    """MetaFormer block (Yu et al. Eq. 1-2): x + mixer(norm(x)); x + ffn(norm(x)); optional CPE and layer scale.
+
+    An absolute position embedding takes only its built map size, or is resized bicubically when dynamic (timm).
+    """
 
     def __init__(self, spec: MetaFormerBlock, stage: Stage, block: BlockPlan):
         super().__init__()
@@ -61,9 +65,20 @@ class MetaFormer(nn.Module):
         self.ls2 = _layer_scale(c, spec.layer_scale, spec.layer_scale_bias)
         self.drop_path2 = _drop_path(block.drop_path)
 
+    def constrains_size(self) -> bool:
+        return self.pos_embed is not None
+
+    def position(self, h: int, w: int) -> torch.Tensor:
+        """The (1, C, H, W) position embedding for an HxW map."""
+        if self.pos_embed.shape[-2:] == (h, w):
+            return self.pos_embed
+        if not self.dynamic:
+            self.refuse(h, w, f"only {self.pos_embed.shape[-2]}x{self.pos_embed.shape[-1]} (its absolute position embedding)")
+        return F.interpolate(self.pos_embed, size=(h, w), mode="bicubic", align_corners=False)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.pos_embed is not None:
-            x = x + self.pos_embed
+            x = x + self.position(*x.shape[-2:])
         if self.cpe is not None:
             x = x + self.cpe(x)
         x = x + self.drop_path1(self.ls1(self.mixer(self.norm1(x))))

@@ -88,34 +88,69 @@ def _pct(delta: float | None) -> str:
 
 
 def cmd_zoo(args: argparse.Namespace) -> int:
-    """Build and count every shipped genotype; print ours vs the paper's numbers."""
+    """Count every shipped genotype (closed forms; --fvcore also traces each built network); ours vs the paper's."""
     from archspace.fidelity import fidelity
     from archspace.zoo import zoo_genotype, zoo_names
 
     names = zoo_names()
-    rows, bad = [], 0
+    rows, traced, bad = [], [], 0
     for i, name in enumerate(names, 1):
-        print(f"[{i}/{len(names)}] {name}", file=sys.stderr, flush=True)
         try:
-            rows.append(fidelity(zoo_genotype(name)))
+            genotype = zoo_genotype(name)
+            rows.append(fidelity(genotype))
+            if args.fvcore:
+                print(f"[{i}/{len(names)}] fvcore {name}", file=sys.stderr, flush=True)
+                traced.append(fidelity(genotype, "fvcore"))
         except ArchspaceError as err:
             report_error(err)
             bad += 1
     status = 2 if bad else 0
     if args.json:
-        print(json.dumps([r.to_dict() for r in rows]))
+        print(json.dumps([{**r.to_dict(), **({"fvcore": t.to_dict()} if traced else {})} for r, t in zip(rows, traced or rows)]))
         return status
-    _table(
-        "archspace zoo: ours vs paper (deltas under the paper's counting convention)",
-        ["name", "family", "params", "FLOPs", "FLOPs (paper conv.)", "paper params", "paper FLOPs", "Δ params", "Δ FLOPs", "paper top-1"],
-        [
-            [r.name, r.family, _fmt_params(r.params), _fmt_flops(r.flops), _fmt_flops(r.flops_paper_convention),
-             f"{r.paper_params_m}M" if r.paper_params_m else "", f"{r.paper_flops_g}G" if r.paper_flops_g else "",
-             _pct(r.params_delta), _pct(r.flops_delta), f"{r.paper_top1}" if r.paper_top1 else ""]
-            for r in rows
-        ],
-    )
+    columns = ["name", "family", "params", "FLOPs", "FLOPs (paper conv.)", "paper params", "paper FLOPs", "Δ params", "Δ FLOPs", "paper top-1"]
+    table = [
+        [r.name, r.family, _fmt_params(r.params), _fmt_flops(r.flops), _fmt_flops(r.flops_paper_convention),
+         f"{r.paper_params_m}M" if r.paper_params_m else "", f"{r.paper_flops_g}G" if r.paper_flops_g else "",
+         _pct(r.params_delta), _pct(r.flops_delta), f"{r.paper_top1}" if r.paper_top1 else ""]
+        for r in rows
+    ]
+    if traced:
+        columns.append("fvcore agrees")
+        for row, r, t in zip(table, rows, traced):
+            same = (r.params, r.flops, r.flops_paper_convention) == (t.params, t.flops, t.flops_paper_convention)
+            row.append("yes" if same else f"no: {t.params:,} params, {t.flops:,} FLOPs")
+    counted = "closed forms and fvcore" if traced else "closed forms; --fvcore cross-checks on the built networks"
+    _table(f"archspace zoo: ours vs paper (deltas under the paper's counting convention; counted by {counted})", columns, table)
     return status
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    """Resolved genotype and per-block map sizes, channels, ops, params/FLOPs; marks the failing field."""
+    from archspace.explain import run_plan
+
+    return run_plan(args)
+
+
+def _plan_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="genotype file (.json, .yaml)")
+    p.add_argument("--img-size", default=None, help="plan at another input size: S or HxW (default: the genotype's)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Export a genotype's network to ONNX and/or a torch.export program, checked against PyTorch."""
+    from archspace.export import run_export
+
+    return run_export(args)
+
+
+def _export_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="genotype file (.json, .yaml)")
+    p.add_argument("--onnx", default=None, metavar="OUT.onnx", help="write ONNX (dynamic batch), checked in onnxruntime")
+    p.add_argument("--exported-program", default=None, metavar="OUT.pt2", help="write a torch.export program (dynamic batch)")
+    p.add_argument("--img-size", default=None, help="export for another input size: S or HxW (default: the genotype's)")
+    p.add_argument("--atol", type=float, default=1e-4, help="largest accepted |difference| from PyTorch (default 1e-4)")
 
 
 def cmd_cost(args: argparse.Namespace) -> int:
@@ -237,8 +272,9 @@ def _results_args(p: argparse.ArgumentParser) -> None:
     add_args(p)
 
 
-def _json_flag(p: argparse.ArgumentParser) -> None:
+def _zoo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--fvcore", action="store_true", help="also build and trace every model with fvcore, and say whether it agrees")
 
 
 Command = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
@@ -274,7 +310,9 @@ COMMANDS: list[Command] = [
     ("build", "build a genotype and print params, FLOPs, output shape and a per-stage table", _build_args, cmd_build),
     ("validate", "validate genotype files (exit 0 when all are valid)", _validate_args, cmd_validate),
     ("schema", "print the genotype JSON Schema", lambda p: None, cmd_schema),
-    ("zoo", "the published models we ship, ours vs the paper's params and FLOPs", _json_flag, cmd_zoo),
+    ("plan", "resolved genotype, map sizes, channels, ops, params and FLOPs per block (marks an invalid field)", _plan_args, cmd_plan),
+    ("export", "export to ONNX (checked in onnxruntime) and/or a torch.export program, with a dynamic batch axis", _export_args, cmd_export),
+    ("zoo", "the published models we ship, ours vs the paper's params and FLOPs", _zoo_args, cmd_zoo),
     ("cost", "params, FLOPs (analytic and fvcore), latency and memory of genotype files", _cost_args, cmd_cost),
     ("latency-table", "build a device's latency lookup table (resumable)", _latency_table_args, cmd_latency_table),
     ("probe", "effective receptive field, invariance, FGSM robustness and throughput of models, compared in one table", _probe_args, cmd_probe),

@@ -25,3 +25,7 @@ def join_path(prefix: str, path: str) -> str:
     if not path:
         return prefix
     return prefix + path if path.startswith("[") else f"{prefix}.{path}"
+
+
+class InputSizeError(ArchspaceError, ValueError):
+    """An op got a map size it cannot take: names the op, the size it got and the sizes it accepts."""

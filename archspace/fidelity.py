@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Literal
 
-from torch import nn
-
-from archspace.builder import build
-from archspace.cost.counting import Counts, count_model
+from archspace.cost.analytic import analytic_cost
 from archspace.genotype import Genotype
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from archspace.cost.counting import Counts
+
+Counter = Literal["analytic", "fvcore"]
 
 # fvcore operator buckets each exclusion removes from our full count. Modules may instead declare
 # `count_exclusion = "<name>"`: their whole fvcore count is removed (DCNv3's sampling + aggregation).
@@ -34,6 +39,7 @@ class Fidelity:
     paper_flops_g: float | None
     paper_top1: float | None
     excludes: tuple[str, ...]
+    counter: Counter = "analytic"
 
     @property
     def params_delta(self) -> float | None:
@@ -52,7 +58,7 @@ class Fidelity:
         return {**asdict(self), "params_delta": self.params_delta, "flops_delta": self.flops_delta}
 
 
-def convention_counts(counts: Counts, model: nn.Module, excludes: tuple[str, ...]) -> tuple[int, int]:
+def convention_counts(counts: "Counts", model: "nn.Module", excludes: tuple[str, ...]) -> tuple[int, int]:
     """(params, FLOPs) with what the paper leaves out removed from our full count."""
     flops = counts.flops
     for exclusion in excludes:
@@ -67,15 +73,25 @@ def convention_counts(counts: Counts, model: nn.Module, excludes: tuple[str, ...
     return params, flops
 
 
-def fidelity(genotype: Genotype) -> Fidelity:
-    """Build and count `genotype`; compare with its reference block."""
-    model = build(genotype)
-    counts = count_model(model, genotype.image_size, genotype.in_chans)
+def fidelity(genotype: Genotype, counter: Counter = "analytic") -> Fidelity:
+    """Count `genotype` (closed forms, in milliseconds; or fvcore on the built network) and compare with its reference."""
     ref = genotype.reference
     excludes = tuple(ref.excludes) if ref else ()
-    params_conv, flops_conv = convention_counts(counts, model, excludes)
+    if counter == "analytic":
+        total = analytic_cost(genotype).total
+        params, flops = total.params, total.flops
+        paper = total.without(excludes)
+        params_conv, flops_conv = paper.params, paper.flops
+    else:
+        from archspace.builder import build
+        from archspace.cost.counting import count_model
+
+        model = build(genotype)
+        counts = count_model(model, genotype.image_size, genotype.in_chans)
+        params, flops = counts.params, counts.flops
+        params_conv, flops_conv = convention_counts(counts, model, excludes)
     family = (ref.family if ref and ref.family else None) or "/".join(sorted({s.mixer.kind for s in genotype.stages}))
     return Fidelity(
-        genotype.name, genotype.id, family, counts.params, counts.flops, params_conv, flops_conv,
-        ref.params_m if ref else None, ref.flops_g if ref else None, ref.top1 if ref else None, excludes,
+        genotype.name, genotype.id, family, params, flops, params_conv, flops_conv,
+        ref.params_m if ref else None, ref.flops_g if ref else None, ref.top1 if ref else None, excludes, counter,
     )

@@ -1,18 +1,20 @@
 """Registers every zoo genotype with timm as `archspace_<name>` (features_only gives the stage pyramid)."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from timm.models import build_model_with_cfg, register_model
 
-from archspace.builder import ArchNet
 from archspace.errors import ArchspaceError
 from archspace.zoo import zoo_genotype, zoo_names
+
+if TYPE_CHECKING:
+    from archspace.builder import ArchNet
 
 PREFIX = "archspace_"
 
 
-def checkpoint_filter_fn(state_dict: dict, model: ArchNet) -> dict:
+def checkpoint_filter_fn(state_dict: dict, model: "ArchNet") -> dict:
     """timm's pretrained filter: a state_dict of ours passes through; an official checkpoint is converted with the
     genotype's `reference.official.converter` (one-line ArchspaceError when a key or shape does not fit)."""
     from archspace.weights import convert_state_dict, family_for
@@ -29,7 +31,11 @@ def checkpoint_filter_fn(state_dict: dict, model: ArchNet) -> dict:
     return convert_state_dict(family_for(official.converter), state_dict, model, new_classifier)
 
 
-def _create(name: str, pretrained: bool = False, **kwargs) -> ArchNet:
+def _create(name: str, pretrained: bool = False, **kwargs) -> "ArchNet":
+    """timm's builder around ArchNet; img_size / dynamic_img_size rebuild for another input size."""
+    from archspace.builder import ArchNet, _pair
+    from archspace.ops.layers import MapSized
+
     genotype = zoo_genotype(name)
     kwargs.pop("pretrained_cfg", None)  # timm passes its own; ours describes the genotype's input
     overlay = kwargs.pop("pretrained_cfg_overlay", None) or {}
@@ -38,14 +44,15 @@ def _create(name: str, pretrained: bool = False, **kwargs) -> ArchNet:
             f"{PREFIX}{name}: archspace ships no pretrained weights; pass pretrained_cfg_overlay=dict(file=CHECKPOINT) "
             "(ours, or the official code's: it is converted)"
         )
+    h, w = _pair(kwargs.get("img_size") or genotype.image_size)
     n_stages = len(genotype.stages)
-    return build_model_with_cfg(
+    model = build_model_with_cfg(
         ArchNet,
         PREFIX + name,
         pretrained=pretrained,
         pretrained_cfg=dict(
             num_classes=genotype.num_classes,
-            input_size=(genotype.in_chans, genotype.image_size, genotype.image_size),
+            input_size=(genotype.in_chans, h, w),
             classifier="head.fc",
             first_conv=None,
             **overlay,
@@ -55,10 +62,15 @@ def _create(name: str, pretrained: bool = False, **kwargs) -> ArchNet:
         genotype=genotype,
         **kwargs,
     )
+    # the same dict serves the network and a features_only wrapper of its modules
+    model.pretrained_cfg["fixed_input_size"] = not kwargs.get("dynamic_img_size", False) and any(
+        isinstance(m, MapSized) and m.constrains_size() for m in model.modules()
+    )
+    return model
 
 
-def _entrypoint(name: str) -> Callable[..., ArchNet]:
-    def create(pretrained: bool = False, **kwargs) -> ArchNet:
+def _entrypoint(name: str) -> Callable[..., "ArchNet"]:
+    def create(pretrained: bool = False, **kwargs) -> "ArchNet":
         return _create(name, pretrained, **kwargs)
 
     create.__name__ = create.__qualname__ = PREFIX + name

@@ -93,27 +93,30 @@ def _first_error(err: ValidationError, data: Any) -> GenotypeError:
     return GenotypeError(_format_loc(e["loc"], data), message)
 
 
-def genotype_from_dict(data: dict[str, Any]) -> Genotype:
+def genotype_from_dict(data: dict[str, Any], structure_only: bool = False) -> Genotype:
     """Validate a dict (after migration) into a Genotype; errors are one-line GenotypeErrors.
 
     Genes take their declared types strictly, as in a JSON file: `"channels": "96"` or `96.0` is
     refused for an integer gene; an integer is accepted where a number is declared.
+    structure_only: check types and ranges but not the genes against their sites (the shape plan), so
+    that `archspace plan` can show an invalid genotype's shapes up to the failing field.
     """
     if not isinstance(data, dict):
         raise GenotypeError("", f"a genotype must be a mapping, got {_shown(data)}")
     check_plain(data)
     data = migrate(data)
     try:
-        return Genotype.model_validate_json(json.dumps(data), strict=True)
+        return Genotype.model_validate_json(json.dumps(data), strict=True, context={"structure_only": structure_only})
     except ValidationError as err:
         raise _first_error(err, data) from None
 
 
-def load_genotype(path: str | Path) -> Genotype:
-    """Read a genotype from a .json, .yaml or .yml file (size, encoding and nesting checked first)."""
+def load_genotype(path: str | Path, structure_only: bool = False) -> Genotype:
+    """Read a genotype from a .json, .yaml or .yml file (size, encoding and nesting checked first;
+    structure_only: see genotype_from_dict)."""
     data = load_document(path, "genotype file")
     try:
-        return genotype_from_dict(data)
+        return genotype_from_dict(data, structure_only)
     except GenotypeError as err:
         raise GenotypeError(f"{path}: {err.path}" if err.path else str(path), err.reason) from None
 

@@ -5,7 +5,7 @@ every channel count and resolution.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from archspace.errors import GenotypeError
@@ -75,32 +75,67 @@ def drop_path_rates(genotype: "Genotype") -> list[list[float]]:
     return rates
 
 
-def plan(genotype: "Genotype") -> NetworkPlan:
-    """Shapes of every stage and block; raises GenotypeError(path, reason) for an invalid gene."""
-    image = Shape(genotype.in_chans, genotype.image_size, genotype.image_size)
+def image_shape(genotype: "Genotype", size: int | tuple[int, int] | None = None) -> Shape:
+    """The input image shape: the genotype's own square size, or `size` (an int or (height, width))."""
+    if size is None:
+        size = genotype.image_size
+    h, w = (size, size) if isinstance(size, int) else size
+    if h < 1 or w < 1:
+        raise GenotypeError("image_size", f"must be positive, got {h}x{w}")
+    return Shape(genotype.in_chans, h, w)
+
+
+@dataclass
+class PlanProgress:
+    """What the walk has planned so far: complete stages, and the blocks of the stage in progress."""
+
+    image: Shape
+    stem: Shape | None = None
+    stages: list[StagePlan] = field(default_factory=list)
+    current: list[BlockPlan] = field(default_factory=list)
+    entering: Shape | None = None
+    downsampled: Shape | None = None
+
+
+def _walk(genotype: "Genotype", progress: PlanProgress) -> NetworkPlan:
+    image = progress.image
     x = _guard("stem", genotype.stem.output, image)
     if x.height < 1 or x.width < 1:
         raise GenotypeError("stem", f"reduces the {image.height}x{image.width} image to nothing")
-    stem = x
+    progress.stem = x
     rates = drop_path_rates(genotype)
-    stages = []
     for i, stage in enumerate(genotype.stages):
         where = f"stages[{i}]"
-        entering = x
+        progress.entering, progress.downsampled, progress.current = x, None, []
         x = _guard(f"{where}.downsample", stage.downsample.output, x, stage.channels)
         if x.height < 1 or x.width < 1:
             raise GenotypeError(f"{where}.downsample", f"reduces the map to nothing at stage {i}")
-        downsampled = x
-        blocks = []
+        progress.downsampled = x
         for j in range(stage.depth):
             stride = stage.downsample.block_stride if j == 0 else 1
             sites = _guard(where, stage.block.sites, stage, j, x, stride)
             _guard(f"{where}.mixer", stage.mixer.check, sites.mixer)
             if sites.ffn is not None:
                 _guard(f"{where}.ffn", stage.ffn.check, sites.ffn)
-            blocks.append(BlockPlan(i, j, x, sites.output, stride, sites.mixer, sites.ffn, rates[i][j]))
+            progress.current.append(BlockPlan(i, j, x, sites.output, stride, sites.mixer, sites.ffn, rates[i][j]))
             x = sites.output
             if x.height < 1 or x.width < 1:
                 raise GenotypeError(f"{where}.downsample", f"reduces the map to nothing at stage {i}")
-        stages.append(StagePlan(i, entering, downsampled, x, tuple(blocks)))
-    return NetworkPlan(image, stem, tuple(stages))
+        progress.stages.append(StagePlan(i, progress.entering, progress.downsampled, x, tuple(progress.current)))
+        progress.entering, progress.downsampled, progress.current = None, None, []
+    return NetworkPlan(image, progress.stem, tuple(progress.stages))
+
+
+def plan(genotype: "Genotype", size: int | tuple[int, int] | None = None) -> NetworkPlan:
+    """Shapes of every stage and block at the genotype's input size (or `size`); raises GenotypeError(path, reason)."""
+    return _walk(genotype, PlanProgress(image_shape(genotype, size)))
+
+
+def plan_until_error(genotype: "Genotype", size: int | tuple[int, int] | None = None) -> tuple[PlanProgress, GenotypeError | None]:
+    """Plan as far as the genotype is valid: the progress made, and the error that stopped it (None if valid)."""
+    progress = PlanProgress(image_shape(genotype, size))
+    try:
+        _walk(genotype, progress)
+    except GenotypeError as err:
+        return progress, err
+    return progress, None

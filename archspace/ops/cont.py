@@ -9,7 +9,7 @@ from archspace.genotype.base import Site
 from archspace.genotype.plan import BlockPlan
 from archspace.genotype.schema import Stage
 from archspace.genotype.specs.cont import ContBlockSpec, ContMixer
-from archspace.ops.layers import act_layer, norm_layer
+from archspace.ops.layers import MapSized, act_layer, norm_layer
 from archspace.ops.registry import build_op, register
 from archspace.ops.sdpa import attention
 
@@ -47,8 +47,12 @@ class PatchMlp(nn.Module):
         return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
 
 
-class PatchEncoder(nn.Module):
-    """Patch-wise STE (ConTNet Eq. 3-8): y_mn = LN(z + FFN(z)), z = LN(x' + MHSA(x')), x' = x_mn + PE, per PxP patch."""
+class PatchEncoder(MapSized, nn.Module):
+    """Patch-wise STE (ConTNet Eq. 3-8): y_mn = LN(z + FFN(z)), z = LN(x' + MHSA(x')), x' = x_mn + PE, per PxP patch.
+
+    P is a cell size in tokens: another map size changes the number of patches; when dynamic, a map the
+    patches do not tile is zero-padded (and cropped back).
+    """
 
     def __init__(self, channels: int, patch: int, heads: int, hidden: int, qkv_bias: bool = True, pos_embed: str = "split", dropout: float = 0.0):
         super().__init__()
@@ -74,6 +78,8 @@ class PatchEncoder(nn.Module):
         return None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h0, w0 = x.shape[-2:]
+        x = self.tile(x, self.patch, self.patch, "the patch")
         b, c, h, w = x.shape
         p, hp, wp = self.patch, h // self.patch, w // self.patch
         t = x.reshape(b, c, hp, p, wp, p).permute(0, 2, 4, 3, 5, 1).reshape(b * hp * wp, p, p, c)
@@ -83,7 +89,7 @@ class PatchEncoder(nn.Module):
         t = t.reshape(b * hp * wp, p * p, c)
         t = self.norm1(t + self.attn(t))
         t = self.norm2(t + self.mlp(t))
-        return t.reshape(b, hp, wp, p, p, c).permute(0, 5, 1, 3, 2, 4).reshape(b, c, h, w)
+        return t.reshape(b, hp, wp, p, p, c).permute(0, 5, 1, 3, 2, 4).reshape(b, c, h, w)[..., :h0, :w0]
 
 
 @register(ContMixer)

@@ -8,7 +8,7 @@ from torch.nn import functional as F
 from archspace.genotype.base import Site
 from archspace.genotype.specs.dmixer import DMixer, MSFFN, kv_size, osr_kernel, osr_padding, split_channels
 from archspace.genotype.specs.ffn import hidden_channels
-from archspace.ops.layers import act_layer, norm_layer
+from archspace.ops.layers import MapSized, act_layer, norm_layer
 from archspace.ops.registry import register
 from archspace.ops.sdpa import attention
 
@@ -67,6 +67,11 @@ class IDConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
+        if torch.compiler.is_exporting():  # a batch-sized conv group count cannot be a dynamic axis: the same sum, unfolded
+            k2 = self.kernel * self.kernel
+            patches = F.unfold(x, self.kernel, padding=self.kernel // 2).view(b, c, k2, h * w)
+            y = (patches * self.dynamic_kernel(x).view(b, c, k2, 1)).sum(2).view(b, c, h, w)
+            return y + self.dynamic_bias(x).view(b, c, 1, 1) if self.bias is not None else y
         weight = self.dynamic_kernel(x).reshape(b * c, 1, self.kernel, self.kernel)
         bias = self.dynamic_bias(x).reshape(b * c) if self.bias is not None else None
         y = F.conv2d(x.reshape(1, b * c, h, w), weight, bias, padding=self.kernel // 2, groups=b * c)
@@ -149,7 +154,7 @@ class STE(nn.Module):
         return x + self.norm3(self.expand(y))
 
 
-class DualDynamicMixer(nn.Module):
+class DualDynamicMixer(MapSized, nn.Module):
     """D-Mixer (TransXNet §III-B, Eq. 2): OSRA on the attention share, IDConv on the rest, concat in channel order, STE.
 
     `attn_first` puts OSRA's share first (Eq. 2's X1); the official code puts IDConv's first.
@@ -161,6 +166,7 @@ class DualDynamicMixer(nn.Module):
         attn, conv = split_channels(c, spec.attn_ratio)
         self.attn_first = spec.attn_first
         self.split = (attn, conv) if spec.attn_first else (conv, attn)
+        self.built_size = (h, w) if spec.pos_bias != "none" else None  # the position bias B is tied to N = H x W
         kh, kw = kv_size(h, w, spec.sr_stride)
         bias_shape = (h * w, kh * kw) if spec.pos_bias != "none" else None
         self.osra = OSRA(
@@ -169,7 +175,12 @@ class DualDynamicMixer(nn.Module):
         self.idconv = IDConv(conv, spec.idconv_kernel, spec.idconv_groups, spec.idconv_reduction, spec.norm, site.act, spec.idconv_bias)
         self.ste = STE(c, spec.ste_channels(c), spec.norm, site.act)
 
+    def constrains_size(self) -> bool:
+        return self.built_size is not None
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.built_size is not None and not self.dynamic and tuple(x.shape[-2:]) != self.built_size:
+            self.refuse(*x.shape[-2:], f"only {self.built_size[0]}x{self.built_size[1]} (its position bias; resized when dynamic)")
         x1, x2 = torch.split(x, self.split, dim=1)
         parts = [self.osra(x1), self.idconv(x2)] if self.attn_first else [self.idconv(x1), self.osra(x2)]
         return self.ste(torch.cat(parts, dim=1))

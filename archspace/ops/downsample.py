@@ -6,12 +6,12 @@ from torch import nn
 
 from archspace.genotype.base import Shape
 from archspace.genotype.specs.downsample import ConvDownsample, InBlockDownsample, NoDownsample, PatchMerge
-from archspace.ops.layers import norm_layer
+from archspace.ops.layers import MapSized, norm_layer
 from archspace.ops.registry import register
 
 
-class PatchMerging(nn.Module):
-    """Swin patch merging (Liu et al. §3.1): concat 2x2 neighbours -> LN(4C) -> Linear(4C, C_out, no bias)."""
+class PatchMerging(MapSized, nn.Module):
+    """Swin patch merging (Liu et al. §3.1): concat 2x2 neighbours -> LN(4C) -> Linear(4C, C_out, no bias); pads an odd map when dynamic (timm)."""
 
     def __init__(self, in_channels: int, out_channels: int, norm: str = "layernorm"):
         super().__init__()
@@ -20,6 +20,7 @@ class PatchMerging(nn.Module):
         self.channels_last_norm = norm == "layernorm"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.tile(x, 2, 2, "2x2 neighbours")
         b, c, h, w = x.shape
         x = x.reshape(b, c, h // 2, 2, w // 2, 2).permute(0, 2, 4, 5, 3, 1).reshape(b, h // 2, w // 2, 4 * c)
         if self.channels_last_norm:

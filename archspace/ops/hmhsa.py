@@ -7,7 +7,7 @@ from torch.nn import functional as F
 
 from archspace.genotype.base import Norm, Shape, Site
 from archspace.genotype.specs.hmhsa import HMHSAMixer, Level, MHSAMixer, TDBDownsample
-from archspace.ops.layers import act_layer, norm_layer
+from archspace.ops.layers import MapSized, act_layer, norm_layer
 from archspace.ops.registry import register
 from archspace.ops.sdpa import attention
 
@@ -66,15 +66,14 @@ def pool(x: torch.Tensor, factor: int, kind: str) -> torch.Tensor:
 class HLevel(nn.Module):
     """One level i > 0 of H-MHSA: queries and pooled keys/values (TransCNN Eq. 8-10)."""
 
-    def __init__(self, channels: int, level: Level, qkv_bias: bool, norm: Norm = "none"):
+    def __init__(self, channels: int, qkv_bias: bool, norm: Norm = "none"):
         super().__init__()
-        self.level = level
         self.pool_norm = norm_layer(norm)(channels)
         self.q = nn.Conv2d(channels, channels, 1, bias=qkv_bias)
         self.kv = nn.Conv2d(channels, 2 * channels, 1, bias=qkv_bias)
 
 
-class HMHSA(nn.Module):
+class HMHSA(MapSized, nn.Module):
     """Hierarchical MHSA (TransCNN §3.2, Eq. 5-12; §4.1 for query="full").
 
     Level 0 attends inside G0xG0 grid cells; A0 = X + attn0 (Eq. 7, X the mixer input before input_norm). Level i > 0 pools the
@@ -83,7 +82,8 @@ class HMHSA(nn.Module):
     cell covering it and A_i = A_{i-1} + attn_i; the output is A_M W^p. With query="pooled", Q, K, V
     come from the pooled map, A_i = A'_{i-1} + attn_i (Eq. 11) and the output is
     (A0 + Up(A1) + ... + Up(A_M)) W^p (Eq. 12). A single level is Eq. 1 directly: attn0 W^p.
-    The block adds the outer residual X.
+    The block adds the outer residual X. Grids are cell sizes in tokens: at another map size the levels
+    are recomputed (more or fewer cells of the same size); when dynamic, a map they do not tile is zero-padded.
     """
 
     def __init__(
@@ -91,6 +91,7 @@ class HMHSA(nn.Module):
         channels: int,
         heads: int,
         levels: tuple[Level, ...],
+        spec: HMHSAMixer,
         pooling: str = "max_avg",
         query: str = "full",
         qkv_bias: bool = True,
@@ -100,24 +101,34 @@ class HMHSA(nn.Module):
     ):
         super().__init__()
         self.heads = heads
-        self.windows = levels[0].windows
+        self.spec = spec
+        self.built_levels = levels
         self.query = query
         self.pooling = pooling
         self.norm = norm_layer(input_norm)(channels)
         self.qkv = nn.Conv2d(channels, 3 * channels, 1, bias=qkv_bias)
         self.level_norms = nn.ModuleList(norm_layer(level_norm)(channels) for _ in levels[:-1])
-        self.levels = nn.ModuleList(HLevel(channels, lv, qkv_bias, level_norm) for lv in levels[1:])
+        self.levels = nn.ModuleList(HLevel(channels, qkv_bias, level_norm) for _ in levels[1:])
         self.proj = nn.Conv2d(channels, channels, 1, bias=proj_bias)
 
+    def levels_at(self, c: int, h: int, w: int) -> tuple[Level, ...]:
+        if (h, w) == self.built_levels[0].queries:
+            return self.built_levels
+        return self.spec.levels(Shape(c, h, w))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h0, w0 = x.shape[-2:]
+        m = self.spec.multiple()
+        x = self.tile(x, m, m, "the grid cells of every level")
+        levels = self.levels_at(*x.shape[1:])
         q, k, v = self.qkv(self.norm(x)).chunk(3, dim=1)
-        a = grid_attention(q, k, v, self.heads, self.windows)
+        a = grid_attention(q, k, v, self.heads, levels[0].windows)
         if not self.levels:
-            return self.proj(a)
+            return self.proj(a)[..., :h0, :w0]
         a = self.level_norms[0](x + a)
         out = a
         for i, level in enumerate(self.levels, start=1):
-            lv: Level = level.level
+            lv = levels[i]
             pooled = level.pool_norm(pool(a, lv.pool, self.pooling))
             k, v = level.kv(pooled).chunk(2, dim=1)
             source = a if self.query == "full" else pooled
@@ -126,11 +137,11 @@ class HMHSA(nn.Module):
                 a = self.level_norms[i](a)
             if self.query == "pooled":
                 out = out + F.interpolate(a, size=out.shape[-2:], mode="nearest")
-        return self.proj(a if self.query == "full" else out)
+        return self.proj(a if self.query == "full" else out)[..., :h0, :w0]
 
 
-class TwoBranchDownsample(nn.Module):
-    """Two-branch downsampling block (TransCNN §3.3, Fig. 1d): act(norm(conv3x3 s2 x) + norm(conv1x1 pool2x2 x))."""
+class TwoBranchDownsample(MapSized, nn.Module):
+    """Two-branch downsampling block (TransCNN §3.3, Fig. 1d): act(norm(conv3x3 s2 x) + norm(conv1x1 pool2x2 x)); pads an odd map when dynamic."""
 
     def __init__(self, in_channels: int, out_channels: int, pool: str = "max", bias: bool = True, norm: str = "batchnorm", act: str = "silu"):
         super().__init__()
@@ -142,6 +153,7 @@ class TwoBranchDownsample(nn.Module):
         self.act = act_layer(act)()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.tile(x, 2, 2, "both branches halve it")
         return self.act(self.norm_conv(self.conv(x)) + self.norm_pool(self.pool_conv(self.pool(x))))
 
 
@@ -156,6 +168,7 @@ def build_hmhsa(spec: HMHSAMixer, site: Site) -> nn.Module:
         site.channels,
         spec.num_heads(site.channels),
         spec.levels(site.shape),
+        spec,
         spec.pooling,
         spec.query,
         spec.qkv_bias,

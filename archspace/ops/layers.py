@@ -72,3 +72,39 @@ class SE(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * torch.sigmoid(self.fc2(self.act(self.fc1(F.adaptive_avg_pool2d(x, 1)))))
+
+
+class MapSized:
+    """Mixin of an op whose layout is tied to its map size (windows, grids, patches, position tables).
+
+    Without `dynamic` (the network's dynamic_img_size) the op takes the sizes its cells tile exactly
+    (keeping each cell's size in tokens) or, for an absolute position table, only its built size, and
+    refuses any other with `refuse`: one line naming the op, the size it got and the sizes it accepts.
+    With `dynamic` it follows any size (zero-padding its cells as Swin / timm do, resampling tables).
+    A bare op follows any size; the network sets `dynamic` from its dynamic_img_size and `op_name` to the
+    module's path.
+    """
+
+    dynamic: bool = True
+    op_name: str = ""
+
+    def constrains_size(self) -> bool:
+        """Whether this op takes only some input sizes when not dynamic (what `fixed_input_size` reports)."""
+        return True
+
+    def refuse(self, h: int, w: int, accepts: str) -> None:
+        from archspace.errors import InputSizeError
+
+        raise InputSizeError(
+            f"{self.op_name or type(self).__name__} ({type(self).__name__}): got a {h}x{w} map, accepts {accepts}; "
+            "build at your size (img_size=...), call set_input_size(), or pass dynamic_img_size=True"
+        )
+
+    def tile(self, x: torch.Tensor, mh: int, mw: int, what: str) -> torch.Tensor:
+        """x itself when its sides are multiples of (mh, mw); zero-padded up to them when dynamic; else refused."""
+        h, w = x.shape[-2:]
+        if h % mh == 0 and w % mw == 0:
+            return x
+        if not self.dynamic:
+            self.refuse(h, w, f"sides that are multiples of {mh}x{mw} ({what})")
+        return F.pad(x, (0, (-w) % mw, 0, (-h) % mh))

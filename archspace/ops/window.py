@@ -8,6 +8,7 @@ from torch.nn import functional as F
 
 from archspace.genotype.base import Site
 from archspace.genotype.specs.window import HaloMixer, SwinMixer
+from archspace.ops.layers import MapSized
 from archspace.ops.registry import register
 from archspace.ops.sdpa import attention
 
@@ -38,8 +39,12 @@ def roll_index(size: tuple[int, int], shift: tuple[int, int]) -> torch.Tensor:
     return (rows[:, None] * w + cols[None, :]).flatten()
 
 
-class WindowAttention(nn.Module):
-    """Shifted-window MHSA (Liu et al., Swin §3.2, Eq. 4): softmax(QK^T/sqrt(d) + B)V in each window, cyclic shift + mask."""
+class WindowAttention(MapSized, nn.Module):
+    """Shifted-window MHSA (Liu et al., Swin §3.2, Eq. 4): softmax(QK^T/sqrt(d) + B)V in each window, cyclic shift + mask.
+
+    The window is a cell size in tokens: another map size keeps it and changes the number of windows
+    (the shift mask follows the map); a map that windows do not tile is zero-padded when dynamic (timm).
+    """
 
     def __init__(
         self,
@@ -54,6 +59,7 @@ class WindowAttention(nn.Module):
         super().__init__()
         self.heads = heads
         self.scale = (channels // heads) ** -0.5
+        self.size = size
         self.window = window
         self.shift = shift
         self.qkv = nn.Linear(channels, 3 * channels, bias=qkv_bias)
@@ -67,23 +73,34 @@ class WindowAttention(nn.Module):
         self.register_buffer("roll", roll_index(size, shift) if any(shift) else None, persistent=False)
         self.register_buffer("unroll", roll_index(size, (-shift[0], -shift[1])) if any(shift) else None, persistent=False)
 
+    def shift_tables(self, h: int, w: int) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+        """(roll, unroll, mask) for an HxW map: the built buffers, or computed for another size."""
+        if self.roll is None or (h, w) == tuple(self.size):
+            return self.roll, self.unroll, self.mask
+        device = self.roll.device
+        return (roll_index((h, w), self.shift).to(device), roll_index((h, w), (-self.shift[0], -self.shift[1])).to(device),
+                shift_mask((h, w), self.window, self.shift).to(device))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h0, w0 = x.shape[-2:]
+        x = self.tile(x, *self.window, "the window")
         b, c, h, w = x.shape
         (wh, ww), heads = self.window, self.heads
         nh, nw, n = h // wh, w // ww, wh * ww
+        roll, unroll, mask = self.shift_tables(h, w)
         x = x.permute(0, 2, 3, 1)
-        if self.roll is not None:  # the cyclic shift as one gather (torch.roll copies twice)
-            x = x.reshape(b, h * w, c).index_select(1, self.roll).view(b, h, w, c)
+        if roll is not None:  # the cyclic shift as one gather (torch.roll copies twice)
+            x = x.reshape(b, h * w, c).index_select(1, roll).view(b, h, w, c)
         qkv = self.qkv(x).view(b, nh, wh, nw, ww, 3, heads, c // heads)
         q, k, v = qkv.permute(5, 0, 1, 3, 6, 2, 4, 7).reshape(3, b, nh * nw, heads, n, c // heads).unbind(0)
         bias = self.rel_pos[self.rel_index].permute(2, 0, 1) if self.rel_pos is not None else None  # heads N N
-        if self.mask is not None:
-            bias = self.mask[:, None] if bias is None else bias + self.mask[:, None]  # nW heads N N
+        if mask is not None:
+            bias = mask[:, None] if bias is None else bias + mask[:, None]  # nW heads N N
         x = attention(q, k, v, bias=bias, scale=self.scale)
         x = x.view(b, nh, nw, heads, wh, ww, c // heads).permute(0, 1, 4, 2, 5, 3, 6).reshape(b, h, w, c)
-        if self.roll is not None:
-            x = x.view(b, h * w, c).index_select(1, self.unroll).view(b, h, w, c)
-        return self.proj(x).permute(0, 3, 1, 2)
+        if roll is not None:
+            x = x.view(b, h * w, c).index_select(1, unroll).view(b, h, w, c)
+        return self.proj(x).permute(0, 3, 1, 2)[..., :h0, :w0]
 
 
 def relative_index_1d(block: int, window: int, halo: int) -> torch.Tensor:
@@ -92,14 +109,21 @@ def relative_index_1d(block: int, window: int, halo: int) -> torch.Tensor:
 
 
 def halo_padding(size: int, block: int, halo: int) -> torch.Tensor:
-    """(n_blocks, window) mask, along one axis, of each block's window positions that fall on zero padding."""
+    """(n_blocks, window) mask, along one axis, of each block's window positions that fall on zero padding.
+
+    A side that blocks do not tile has ceil(size / block) blocks; positions past `size` are padding too.
+    """
     pos = torch.arange(0, size, block)[:, None] - halo + torch.arange(block + 2 * halo)[None, :]
     return (pos < 0) | (pos >= size)
 
 
-class HaloAttention(nn.Module):
+class HaloAttention(MapSized, nn.Module):
     """Halo attention (Vaswani et al. 2021, HaloNet; STM-evaluation §3.2.4): BxB query blocks attend to their
-    (B+2H)^2 haloed window with logits q.k + q.(r_row + r_col) (relative position embeddings)."""
+    (B+2H)^2 haloed window with logits q.k + q.(r_row + r_col) (relative position embeddings).
+
+    The block is a cell size in tokens; when dynamic, a map that blocks do not tile is zero-padded and
+    the padded keys are masked like the halo's.
+    """
 
     def __init__(self, channels: int, heads: int, size: tuple[int, int], block: tuple[int, int], halo: int, qkv_bias: bool = False):
         super().__init__()
@@ -108,6 +132,7 @@ class HaloAttention(nn.Module):
         self.scale = dim**-0.5
         self.block = block
         self.halo = halo
+        self.size = size
         self.q = nn.Conv2d(channels, channels, 1, bias=qkv_bias)
         self.kv = nn.Conv2d(channels, 2 * channels, 1, bias=qkv_bias)
         self.proj = nn.Conv2d(channels, channels, 1)
@@ -123,7 +148,18 @@ class HaloAttention(nn.Module):
         self.register_buffer("row_padding", halo_padding(size[0], bh, halo).view(nh, 1, 1, 1, wh), persistent=False)
         self.register_buffer("col_padding", halo_padding(size[1], bw, halo).view(nw, 1, 1, ww), persistent=False)
 
+    def padding_masks(self, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Row and column masks of keys on padding, for an HxW map (the built buffers at the built size)."""
+        if (h, w) == tuple(self.size):
+            return self.row_padding, self.col_padding
+        (bh, bw), halo, device = self.block, self.halo, self.row_padding.device
+        rows, cols = halo_padding(h, bh, halo), halo_padding(w, bw, halo)
+        return rows.view(rows.shape[0], 1, 1, 1, -1).to(device), cols.view(cols.shape[0], 1, 1, -1).to(device)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h0, w0 = x.shape[-2:]
+        row_padding, col_padding = self.padding_masks(h0, w0)
+        x = self.tile(x, *self.block, "the query block")
         b, c, h, w = x.shape
         (bh, bw), halo, heads = self.block, self.halo, self.heads
         nh, nw, d = h // bh, w // bw, c // heads
@@ -135,12 +171,12 @@ class HaloAttention(nn.Module):
         shape = (b, heads, nh, nw, bh, bw)
         rows = (q @ self.rel_row.t()).gather(-1, self.row_index.expand(*shape, wh))  # B h nH nW Bh Bw Wh
         cols = (q @ self.rel_col.t()).gather(-1, self.col_index.expand(*shape, ww))  # B h nH nW Bh Bw Ww
-        rows = rows.masked_fill(self.row_padding, float("-inf"))  # keys on the zero-padded halo
-        cols = cols.masked_fill(self.col_padding, float("-inf"))
+        rows = rows.masked_fill(row_padding, float("-inf"))  # keys on the zero-padded halo
+        cols = cols.masked_fill(col_padding, float("-inf"))
         bias = (rows[..., None] + cols[..., None, :]).view(b, heads, nh, nw, bh * bw, wh * ww)
         out = attention(q.view(b, heads, nh, nw, bh * bw, d), k, v, bias=bias, scale=1.0)  # q is pre-scaled
         out = out.view(b, heads, nh, nw, bh, bw, d).permute(0, 1, 6, 2, 4, 3, 5).reshape(b, c, h, w)
-        return self.proj(out)
+        return self.proj(out)[..., :h0, :w0]
 
 
 @register(SwinMixer)

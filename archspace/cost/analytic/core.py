@@ -11,16 +11,37 @@ from archspace.registry import SpecRegistry
 
 @dataclass(frozen=True)
 class Cost:
-    """Parameters and multiply-adds."""
+    """Parameters and multiply-adds; `parts` keeps (params, flops) of the tagged parts a paper may leave out.
+
+    Tags are the genotype's `reference.excludes` names: attention_matmul (every matmul(), as fvcore's
+    matmul/bmm/einsum buckets), norm, pool (adaptive average pooling), deform_sampling, pos_embed_params.
+    """
 
     params: int = 0
     flops: int = 0
+    parts: tuple[tuple[str, int, int], ...] = ()
 
     def __add__(self, other: "Cost") -> "Cost":
-        return Cost(self.params + other.params, self.flops + other.flops)
+        merged = {name: (p, f) for name, p, f in self.parts}
+        for name, p, f in other.parts:
+            q, g = merged.get(name, (0, 0))
+            merged[name] = (q + p, g + f)
+        return Cost(self.params + other.params, self.flops + other.flops, tuple((k, p, f) for k, (p, f) in sorted(merged.items())))
 
     def __mul__(self, n: int) -> "Cost":
-        return Cost(self.params * n, self.flops * n)
+        return Cost(self.params * n, self.flops * n, tuple((k, p * n, f * n) for k, p, f in self.parts))
+
+    def tagged(self, tag: str, params: bool = False) -> "Cost":
+        """This (untagged) cost with its FLOPs (or, with params=True, its params) recorded as part `tag`."""
+        return Cost(self.params, self.flops, ((tag, self.params if params else 0, 0 if params else self.flops),))
+
+    def without(self, tags) -> "Cost":
+        """The cost with the recorded parts named in `tags` removed (a paper's counting convention)."""
+        out = Cost(self.params, self.flops)
+        for name, p, f in self.parts:
+            if name in tags:
+                out = Cost(out.params - p, out.flops - f)
+        return out
 
 
 def total(costs) -> Cost:
@@ -50,17 +71,17 @@ def norm(kind: str, channels: int, h: int, w: int) -> Cost:
     """A norm layer over a CxHxW map (affine: 2C params)."""
     if kind == "none":
         return Cost()
-    return Cost(2 * channels, _NORM_FLOPS_PER_ELEMENT[kind] * channels * h * w)
+    return Cost(2 * channels, _NORM_FLOPS_PER_ELEMENT[kind] * channels * h * w).tagged("norm")
 
 
 def matmul(m: int, k: int, n: int, batch: int = 1) -> Cost:
     """A (batched) matrix product [m,k] x [k,n]."""
-    return Cost(0, batch * m * k * n)
+    return Cost(0, batch * m * k * n).tagged("attention_matmul")
 
 
 def avg_pool(channels: int, h: int, w: int) -> Cost:
     """Adaptive average pooling: one FLOP per input element (fvcore)."""
-    return Cost(0, channels * h * w)
+    return Cost(0, channels * h * w).tagged("pool")
 
 
 CLOSED_FORMS: SpecRegistry[Callable[..., Cost]] = SpecRegistry("closed-form cost")

@@ -13,8 +13,10 @@ class SRAMixer(Spec):
     """PVT spatial-reduction attention: keys/values from a k=s=sr conv + LN of the map; sr=1 is plain global MHSA."""
 
     kind: Literal["sra"] = "sra"
-    heads: int = Field(1, ge=1)
-    sr: int = Field(1, ge=1, description="spatial-reduction ratio of the keys/values (conv kernel = stride = sr)")
+    heads: int = Field(1, ge=1, description="attention heads; must divide the channels")
+    sr: int = Field(
+        1, ge=1, description="spatial-reduction ratio of the keys/values (conv kernel = stride = sr); a ratio, not a size: must divide the map at every input size", json_schema_extra={"map_tied": "ratio"}
+    )
     qkv_bias: bool = True
 
     def check(self, site: Site) -> None:

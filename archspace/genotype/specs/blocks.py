@@ -77,7 +77,7 @@ class BottleneckBlock(Spec):
     """ResNet bottleneck: 1x1 reduce, the mixer at width C/expansion (strided), 1x1 expand, projected shortcut."""
 
     kind: Literal["bottleneck"] = "bottleneck"
-    expansion: int = Field(4, ge=1)
+    expansion: int = Field(4, ge=1, description="bottleneck width = channels / expansion; must divide the channels")
 
     def sites(self, stage: "Stage", index: int, x: Shape, stride: int) -> BlockSites:
         require(stage.ffn is None, "ffn", "the bottleneck block has no ffn; remove it")

@@ -20,8 +20,10 @@ class ContMixer(Spec):
     """
 
     kind: Literal["cont"] = "cont"
-    patches: tuple[int, ...] = Field((7, 14), min_length=1, description="patch size P of each encoder, in order; P must divide the map")
-    heads: int = Field(1, ge=1, description="MHSA heads (ConTNet: 1/2/4/8 over the stages, 64 channels per head)")
+    patches: tuple[int, ...] = Field(
+        (7, 14), min_length=1, description="patch side P of each encoder, in order, in tokens (ConTNet §3.2: PxP patches); a cell size, not a number of patches: at another input size the patches keep their size and their number changes; P must divide the map", json_schema_extra={"map_tied": "cell_size"},
+    )
+    heads: int = Field(1, ge=1, description="MHSA heads (ConTNet: 1/2/4/8 over the stages, 64 channels per head); must divide the channels")
     mlp_ratio: float = Field(4.0, gt=0, description="FFN hidden width = int(C * mlp_ratio), unless mlp_hidden is set")
     mlp_hidden: int | None = Field(None, ge=1, description="FFN hidden width D_ffn (Table 1); overrides mlp_ratio")
     qkv_bias: bool = True

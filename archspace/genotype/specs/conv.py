@@ -14,7 +14,7 @@ class ConvMixer(Spec):
 
     kind: Literal["conv"] = "conv"
     kernel: int = Field(3, ge=1)
-    groups: int = Field(1, ge=1)
+    groups: int = Field(1, ge=1, description="conv groups; must divide the input and output channels")
     bias: bool = False
 
     def check(self, site: Site) -> None:
@@ -45,8 +45,8 @@ class SCSCMixer(Spec):
     """
 
     kind: Literal["scsc"] = "scsc"
-    kernels: tuple[Annotated[int, Field(ge=1)], ...] = Field((3, 9, 13), min_length=1, description="depthwise kernel sizes, one branch each (m = len)")
-    g: int = Field(4, ge=1, description="combination groups of the Spatial Embed Module (Eq. 4-5)")
+    kernels: tuple[Annotated[int, Field(ge=1)], ...] = Field((3, 9, 13), min_length=1, description="depthwise kernel sizes, odd, one branch each; m = len(kernels) must divide the input channels C_in")
+    g: int = Field(4, ge=1, description="combination groups of the Spatial Embed Module (Eq. 4-5); must divide the reduced width C_in / m")
     norm: Norm = Field("batchnorm", description="norm after the reduction, the branches and the recovery (official code)")
     act: Act = Field("gelu", description="activation after the reduction and after the branches (official code)")
     out_act: Act = Field("none", description="activation after the recovery norm (ResNet-SCSC: gelu; Swin-T-SCSC: none)")

@@ -12,7 +12,7 @@ class DCNv3Mixer(Spec):
     """DCNv3: per-group KxK sampling points shifted by learned offsets, softmax-normalised modulation."""
 
     kind: Literal["dcnv3"] = "dcnv3"
-    groups: int = Field(1, ge=1, description="groups sharing one set of offsets and modulation weights")
+    groups: int = Field(1, ge=1, description="groups sharing one set of offsets and modulation weights; must divide the channels")
     kernel: int = Field(3, ge=1, description="sampling grid side: kernel**2 points per group")
     dw_kernel: int = Field(3, ge=1, description="depthwise conv of the offset/modulation branch")
     offset_scale: float = Field(1.0, gt=0)

@@ -37,15 +37,18 @@ class DMixer(Spec):
     """TransXNet D-Mixer (Eq. 2): split channels, OSRA on one share, IDConv on the other, concat, STE."""
 
     kind: Literal["dmixer"] = "dmixer"
-    attn_ratio: float = Field(0.5, gt=0, lt=1, description="share of the channels sent to OSRA (the rest go to IDConv)")
-    heads: int = Field(1, ge=1, description="OSRA attention heads")
-    sr_stride: int = Field(1, ge=1, description="OSR stride (kernel = stride + 3); 1 keeps every token")
+    attn_ratio: float = Field(0.5, gt=0, lt=1, description="share of the channels sent to OSRA, int(C * attn_ratio) (the rest go to IDConv); both shares must be non-empty")
+    heads: int = Field(1, ge=1, description="OSRA attention heads; must divide the attention share int(C * attn_ratio)")
+    sr_stride: int = Field(1, ge=1, description="OSR stride (kernel = stride + 3); 1 keeps every token; a ratio, not a size: must divide the map", json_schema_extra={"map_tied": "ratio"})
     qkv_bias: bool = True
     pos_bias: Literal["none", "block", "stage"] = Field(
-        "stage", description="learnable full (heads x N x N_kv) bias B: none, one per block, or one shared by the stage's blocks"
+        "stage",
+        description="learnable full (heads x N x N_kv) bias B: none, one per block, or one shared by the stage's blocks. Tied to the "
+        "token count N = H x W: at another input size it is resized bicubically (official code)",
+        json_schema_extra={"map_tied": "token_count"},
     )
     idconv_kernel: int = Field(7, ge=1, description="IDConv kernel K (the pooled size is K x K)")
-    idconv_groups: int = Field(2, ge=1, description="IDConv attention groups G")
+    idconv_groups: int = Field(2, ge=1, description="IDConv attention groups G (kernels mixed per channel)")
     idconv_reduction: int = Field(4, ge=1, description="IDConv MLP reduction r")
     ste_reduction: int = Field(8, ge=1, description="STE squeeze ratio r")
     ste_min_channels: int = Field(16, ge=1, description="STE squeezed width is at least this")
@@ -88,7 +91,7 @@ class MSFFN(Spec):
 
     kind: Literal["msffn"] = "msffn"
     ratio: float = Field(4.0, gt=0, description="expansion ratio E")
-    scales: tuple[int, ...] = Field((1, 3, 5, 7), min_length=1, description="depthwise kernel of each hidden share")
+    scales: tuple[int, ...] = Field((1, 3, 5, 7), min_length=1, description="odd depthwise kernel of each hidden share; len(scales) must split the hidden width int(C * ratio) equally")
     norm: Norm = Field("batchnorm", description="norm after each stage of the FFN (official code); none = bare")
     dw_residual: bool = Field(True, description="identity around the multi-scale depthwise convs, DW(x) + x (official code; not in Fig. 5c)")
 

@@ -1,6 +1,7 @@
 """Specs of the TransCNN family: global MHSA, hierarchical MHSA (H-MHSA) and the two-branch downsample (TDB)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -26,8 +27,8 @@ class MHSAMixer(Spec):
     """Global multi-head self-attention over all HxW tokens (Vaswani et al. §3.2.2; ViT Eq. 2)."""
 
     kind: Literal["mhsa"] = "mhsa"
-    heads: int | None = Field(None, ge=1, description="number of heads; None derives it from head_dim")
-    head_dim: int = Field(64, ge=1, description="channels per head, used when heads is None")
+    heads: int | None = Field(None, ge=1, description="number of heads, must divide the channels; None derives it from head_dim")
+    head_dim: int = Field(64, ge=1, description="channels per head, used when heads is None; must divide the channels")
     qkv_bias: bool = True
     proj_bias: bool = True
 
@@ -73,12 +74,18 @@ class HMHSAMixer(Spec):
     """
 
     kind: Literal["hmhsa"] = "hmhsa"
-    grids: tuple[int | None, ...] = Field(min_length=1, description="grid side per level, e.g. [8, null]; null = the whole map")
+    grids: tuple[int | None, ...] = Field(
+        min_length=1,
+        description="grid cell side per level, in tokens of that level's map (TransCNN §3.2: G_i x G_i grids), e.g. [8, null]; "
+        "null = the whole map. A cell size, not a number of cells: at another input size the cells keep their size and "
+        "their number changes. Each G_i must divide the level's map (H_0 / (G_0...G_{i-1})).",
+        json_schema_extra={"map_tied": "cell_size"},
+    )
     pools: tuple[int, ...] | None = Field(None, description="pooling factor into each level > 0; None = the previous grid size")
     pooling: Literal["max_avg", "avg", "max"] = Field("max_avg", description="Eq. 8 max + average pooling; the 2021 code: avg")
     query: Literal["full", "pooled"] = "full"
-    heads: int | None = Field(None, ge=1, description="number of heads; None derives it from head_dim")
-    head_dim: int = Field(64, ge=1, description="channels per head, used when heads is None")
+    heads: int | None = Field(None, ge=1, description="number of heads, must divide the channels; None derives it from head_dim")
+    head_dim: int = Field(64, ge=1, description="channels per head, used when heads is None; must divide the channels")
     qkv_bias: bool = True
     proj_bias: bool = True
     input_norm: bool = Field(False, description="stage norm on the projections' input inside the mixer; Eq. 7 adds the raw input (2021 code)")
@@ -113,6 +120,17 @@ class HMHSAMixer(Spec):
             else:
                 out.append(Level(step, size, windows, size))
         return tuple(out)
+
+    def multiple(self) -> int:
+        """The side every map must be a multiple of for all levels to tile (grids are cell sizes in tokens)."""
+        out, steps = 1, 1
+        for i, grid in enumerate(self.grids):
+            if i > 0:
+                steps *= self.pools[i - 1] if self.pools is not None else (self.grids[i - 1] or 1)
+                out = math.lcm(out, steps)
+            if grid is not None:
+                out = math.lcm(out, steps * grid)
+        return out
 
     def check(self, site: Site) -> None:
         _keeps_width(site, "hmhsa")

@@ -25,8 +25,10 @@ class SwinMixer(Spec):
     """
 
     kind: Literal["swin"] = "swin"
-    heads: int = Field(ge=1)
-    window: int = Field(7, ge=1)
+    heads: int = Field(ge=1, description="attention heads; must divide the channels")
+    window: int = Field(
+        7, ge=1, description="window side M in tokens (Swin §3.2: MxM windows); a cell size, not a number of windows: at another input size the windows keep their size and their number changes; must divide the map (a map not larger than M is one window)", json_schema_extra={"map_tied": "cell_size"},
+    )
     shift: Literal["alternate", "none"] = Field("alternate", description="alternate: odd blocks of a stage shift by window // 2")
     qkv_bias: bool = True
     rel_pos_bias: bool = Field(True, description="learned bias per head and relative offset, (2Wh-1)(2Ww-1) entries (Swin Eq. 4)")
@@ -56,8 +58,10 @@ class HaloMixer(Spec):
     """
 
     kind: Literal["halo"] = "halo"
-    heads: int = Field(ge=1)
-    block: int = Field(7, ge=1, description="query block side B")
+    heads: int = Field(ge=1, description="attention heads; must divide the channels")
+    block: int = Field(
+        7, ge=1, description="query block side B in tokens (HaloNet); a cell size, not a number of blocks: at another input size the blocks keep their size; must divide the map (a smaller map is one block)", json_schema_extra={"map_tied": "cell_size"},
+    )
     halo: int = Field(3, ge=0, description="halo H: each block attends to a (B+2H)^2 window")
     qkv_bias: bool = Field(False, description="the STM-evaluation HaloAttn has no q/k/v bias")
 

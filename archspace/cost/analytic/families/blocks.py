@@ -25,7 +25,7 @@ def metaformer(spec: MetaFormerBlock, stage: Stage, block: BlockPlan) -> Cost:
     if spec.layer_scale is not None:
         cost = cost + Cost((4 if spec.layer_scale_bias else 2) * c, 0)
     if spec.pos_embed and block.index == 0:
-        cost = cost + Cost(c * h * w, 0)
+        cost = cost + Cost(c * h * w, 0).tagged("pos_embed_params", params=True)
     return cost
 
 

@@ -15,7 +15,7 @@ def dcnv3_sampling(spec: DCNv3Mixer, site: Site) -> Cost:
     """
     c, (h, w) = site.channels, site.shape.resolution
     sampled = c * h * w * spec.kernel**2
-    return Cost(0, (GRID_SAMPLE_FLOPS + 1) * sampled)
+    return Cost(0, (GRID_SAMPLE_FLOPS + 1) * sampled).tagged("deform_sampling")
 
 
 @closed_form(DCNv3Mixer)
