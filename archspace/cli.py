@@ -171,6 +171,72 @@ def _latency_table_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--table", default=None, help="table file (default: under $ARCHSPACE_CACHE or ~/.cache/archspace)")
 
 
+def cmd_pareto(args: argparse.Namespace) -> int:
+    """Pareto front of a run against the published models; front.png / front.html in the run."""
+    from archspace.reporting.commands import run_pareto
+
+    return run_pareto(args)
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    """EDFs per gene, gene importance and findings of a run."""
+    from archspace.reporting.commands import run_analyze
+
+    return run_analyze(args)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """RUN/report.md and RUN/report.html."""
+    from archspace.reporting.commands import run_report
+
+    return run_report(args)
+
+
+def _run_args(p: argparse.ArgumentParser, command: str) -> None:
+    from archspace.reporting.commands import ARGS
+
+    ARGS[command](p)
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """Run or resume a constrained architecture search."""
+    from archspace.search.commands import run_search
+
+    return run_search(args)
+
+
+def _search_args(p: argparse.ArgumentParser) -> None:
+    from archspace.search.commands import add_search_args
+
+    add_search_args(p)
+
+
+def cmd_space(args: argparse.Namespace) -> int:
+    """Show a search space (genes, size, valid share, samples) or write samples of it."""
+    from archspace.search.space_cli import run
+
+    return run(args)
+
+
+def _space_args(p: argparse.ArgumentParser) -> None:
+    from archspace.search.space_cli import add_args
+
+    add_args(p)
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    """Rebuild a run folder from a shared storage."""
+    from archspace.search.results_cli import run
+
+    return run(args)
+
+
+def _results_args(p: argparse.ArgumentParser) -> None:
+    from archspace.search.results_cli import add_args
+
+    add_args(p)
+
+
 def _json_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
 
@@ -200,6 +266,12 @@ COMMANDS: list[Command] = [
     ("cost", "params, FLOPs (analytic and fvcore), latency and memory of genotype files", _cost_args, cmd_cost),
     ("latency-table", "build a device's latency lookup table (resumable)", _latency_table_args, cmd_latency_table),
     ("probe", "effective receptive field, invariance, FGSM robustness and throughput of models, compared in one table", _probe_args, cmd_probe),
+    ("space", "a search space: `show FILE` (genes, size, valid share, samples) or `sample FILE -n N --out DIR`", _space_args, cmd_space),
+    ("search", "constrained architecture search from a search config (resumable: the same --out continues)", _search_args, cmd_search),
+    ("pareto", "Pareto front of a search run, against the published models (front.png, front.html)", lambda p: _run_args(p, "pareto"), cmd_pareto),
+    ("analyze", "design-space analysis of a search run: EDFs per gene, importance, findings", lambda p: _run_args(p, "analyze"), cmd_analyze),
+    ("report", "write RUN/report.md and RUN/report.html for a search run", lambda p: _run_args(p, "report"), cmd_report),
+    ("results", "`export --storage URL --study NAME --out DIR`: a run folder rebuilt from a shared Optuna storage", _results_args, cmd_results),
 ]
 
 

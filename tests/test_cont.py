@@ -119,7 +119,7 @@ def test_network_shapes_backward_and_closed_form() -> None:
     counts, closed = count_model(model, 32), analytic_cost(g).total
     assert (closed.params, closed.flops) == (counts.params, counts.flops)
     matmuls = sum(attention_matmuls(s.mixer, b.mixer).flops for s, sp in zip(g.stages, p.stages) for b in sp.blocks)
-    assert matmuls == counts.operator_flops["matmul"]
+    assert matmuls == counts.operator_flops["scaled_dot_product_attention"]
 
 
 def test_identity_and_projection_shortcuts() -> None:

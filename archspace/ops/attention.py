@@ -9,6 +9,7 @@ from archspace.genotype.specs.attention import ConvMLPFFN, SRAMixer
 from archspace.genotype.specs.ffn import hidden_channels
 from archspace.ops.layers import act_layer
 from archspace.ops.registry import register
+from archspace.ops.sdpa import attention
 
 
 class SpatialReductionAttention(nn.Module):
@@ -33,8 +34,7 @@ class SpatialReductionAttention(nn.Module):
         if self.sr is not None:
             tokens = self.norm(self.sr(x).flatten(2).transpose(1, 2))  # B, N / sr^2, C
         k, v = self.kv(tokens).reshape(b, -1, 2, self.heads, d).permute(2, 0, 3, 1, 4).unbind(0)
-        attn = ((q * self.scale) @ k.transpose(-2, -1)).softmax(dim=-1)
-        out = (attn @ v).transpose(1, 2).reshape(b, h * w, c)
+        out = attention(q, k, v, scale=self.scale).transpose(1, 2).reshape(b, h * w, c)
         return self.proj(out).transpose(1, 2).reshape(b, c, h, w)
 
 

@@ -11,10 +11,11 @@ from archspace.genotype.schema import Stage
 from archspace.genotype.specs.cont import ContBlockSpec, ContMixer
 from archspace.ops.layers import act_layer, norm_layer
 from archspace.ops.registry import build_op, register
+from archspace.ops.sdpa import attention
 
 
 class PatchMHSA(nn.Module):
-    """Multi-head self-attention over the tokens of one patch (ConTNet Eq. 5-6); QK^T and AV as explicit matmuls."""
+    """Multi-head self-attention over the tokens of one patch (ConTNet Eq. 5-6); QK^T and AV through SDPA."""
 
     def __init__(self, channels: int, heads: int, qkv_bias: bool = True, dropout: float = 0.0):
         super().__init__()
@@ -28,8 +29,8 @@ class PatchMHSA(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, c = x.shape
         q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
-        attn = self.attn_drop(((q * self.scale) @ k.transpose(-2, -1)).softmax(dim=-1))
-        return self.proj_drop(self.proj((attn @ v).transpose(1, 2).reshape(b, n, c)))
+        out = attention(q, k, v, scale=self.scale, dropout=self.attn_drop.p if self.training else 0.0)
+        return self.proj_drop(self.proj(out.transpose(1, 2).reshape(b, n, c)))
 
 
 class PatchMlp(nn.Module):

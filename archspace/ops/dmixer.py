@@ -10,6 +10,7 @@ from archspace.genotype.specs.dmixer import DMixer, MSFFN, kv_size, osr_kernel, 
 from archspace.genotype.specs.ffn import hidden_channels
 from archspace.ops.layers import act_layer, norm_layer
 from archspace.ops.registry import register
+from archspace.ops.sdpa import attention
 
 
 class IDConv(nn.Module):
@@ -89,10 +90,8 @@ class OSRA(nn.Module):
         y = self.sr(x)
         y = y + self.local(y)
         k, v = self.kv(y).reshape(b, 2, self.heads, d, -1).unbind(1)
-        attn = (q * self.scale) @ k
-        if self.pos_bias is not None:
-            attn = attn + self.position_bias(*attn.shape[-2:])
-        out = attn.softmax(dim=-1) @ v.transpose(-1, -2)
+        bias = self.position_bias(q.shape[-2], k.shape[-1]) if self.pos_bias is not None else None
+        out = attention(q, k.transpose(-1, -2), v.transpose(-1, -2), bias=bias, scale=self.scale)
         return out.transpose(-1, -2).reshape(b, c, h, w)
 
 

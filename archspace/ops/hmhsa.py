@@ -9,6 +9,7 @@ from archspace.genotype.base import Norm, Shape, Site
 from archspace.genotype.specs.hmhsa import HMHSAMixer, Level, MHSAMixer, TDBDownsample
 from archspace.ops.layers import act_layer, norm_layer
 from archspace.ops.registry import register
+from archspace.ops.sdpa import attention
 
 
 def _split(x: torch.Tensor, windows: tuple[int, int], heads: int) -> torch.Tensor:
@@ -32,12 +33,11 @@ def grid_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int
     """Softmax(Q K^T / sqrt(d)) V (TransCNN Eq. 1) inside each of rows x cols grid cells.
 
     q is [B, C, Hq, Wq], k and v [B, C, Hk, Wk]; both maps are cut into the same rows x cols cells
-    and each query cell attends to its key cell. Explicit matmuls, so that fvcore counts them.
+    and each query cell attends to its key cell (one batched SDPA call over the cells).
     """
     shape = tuple(q.shape)
     q, k, v = (_split(t, windows, heads) for t in (q, k, v))
-    attn = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1)
-    return _merge(attn.softmax(dim=-1) @ v, windows, shape)
+    return _merge(attention(q, k, v), windows, shape)
 
 
 class MHSA(nn.Module):

@@ -9,6 +9,7 @@ from torch.nn import functional as F
 from archspace.genotype.base import Site
 from archspace.genotype.specs.window import HaloMixer, SwinMixer
 from archspace.ops.registry import register
+from archspace.ops.sdpa import attention
 
 
 def relative_index(window: tuple[int, int]) -> torch.Tensor:
@@ -74,15 +75,11 @@ class WindowAttention(nn.Module):
         if self.roll is not None:  # the cyclic shift as one gather (torch.roll copies twice)
             x = x.reshape(b, h * w, c).index_select(1, self.roll).view(b, h, w, c)
         qkv = self.qkv(x).view(b, nh, wh, nw, ww, 3, heads, c // heads)
-        q, k, v = qkv.permute(5, 0, 1, 3, 6, 2, 4, 7).reshape(3, b * nh * nw, heads, n, c // heads).unbind(0)
-        attn = (q * self.scale) @ k.transpose(-2, -1)
-        bias = self.rel_pos[self.rel_index].permute(2, 0, 1) if self.rel_pos is not None else None
+        q, k, v = qkv.permute(5, 0, 1, 3, 6, 2, 4, 7).reshape(3, b, nh * nw, heads, n, c // heads).unbind(0)
+        bias = self.rel_pos[self.rel_index].permute(2, 0, 1) if self.rel_pos is not None else None  # heads N N
         if self.mask is not None:
             bias = self.mask[:, None] if bias is None else bias + self.mask[:, None]  # nW heads N N
-            attn.view(b, nh * nw, heads, n, n).add_(bias)
-        elif bias is not None:
-            attn.add_(bias)
-        x = attn.softmax(-1) @ v
+        x = attention(q, k, v, bias=bias, scale=self.scale)
         x = x.view(b, nh, nw, heads, wh, ww, c // heads).permute(0, 1, 4, 2, 5, 3, 6).reshape(b, h, w, c)
         if self.roll is not None:
             x = x.view(b, h * w, c).index_select(1, self.unroll).view(b, h, w, c)
@@ -135,14 +132,13 @@ class HaloAttention(nn.Module):
         kv = F.pad(self.kv(x), (halo, halo, halo, halo)).unfold(2, wh, bh).unfold(3, ww, bw)  # B 2C nH nW Wh Ww
         kv = kv.view(b, 2, heads, d, nh, nw, wh, ww).permute(1, 0, 2, 4, 5, 6, 7, 3).reshape(2, b, heads, nh, nw, wh * ww, d)
         k, v = kv.unbind(0)
-        attn = q.view(b, heads, nh, nw, bh * bw, d) @ k.transpose(-2, -1)
         shape = (b, heads, nh, nw, bh, bw)
         rows = (q @ self.rel_row.t()).gather(-1, self.row_index.expand(*shape, wh))  # B h nH nW Bh Bw Wh
         cols = (q @ self.rel_col.t()).gather(-1, self.col_index.expand(*shape, ww))  # B h nH nW Bh Bw Ww
         rows = rows.masked_fill(self.row_padding, float("-inf"))  # keys on the zero-padded halo
         cols = cols.masked_fill(self.col_padding, float("-inf"))
-        attn.view(*shape, wh, ww).add_(rows[..., None]).add_(cols[..., None, :])
-        out = attn.softmax(-1) @ v  # B h nH nW (Bh Bw) d
+        bias = (rows[..., None] + cols[..., None, :]).view(b, heads, nh, nw, bh * bw, wh * ww)
+        out = attention(q.view(b, heads, nh, nw, bh * bw, d), k, v, bias=bias, scale=1.0)  # q is pre-scaled
         out = out.view(b, heads, nh, nw, bh, bw, d).permute(0, 1, 6, 2, 4, 3, 5).reshape(b, c, h, w)
         return self.proj(out)
 

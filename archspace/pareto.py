@@ -1,0 +1,298 @@
+"""Pareto fronts of a search run: non-dominated sorting, hypervolume, knee, published models on the same axes.
+
+Sorting and hypervolume use moocore (exact algorithms: O(n log n) in 2-D and 3-D, WFG-style beyond;
+Fonseca et al. 2006, Guerreiro & Fonseca 2017), which takes a mix of minimised and maximised
+objectives directly. Optuna 5 keeps its own hypervolume private (`optuna._hypervolume`), so we do not
+build on it.
+
+Only COMPLETE, feasible trials enter a front; pruned, failed and infeasible trials are counted and
+plotted apart.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from archspace.errors import ArchspaceError
+
+MINIMIZE, MAXIMIZE = "minimize", "maximize"
+REFERENCE_MARGIN = 0.1
+
+
+@dataclass(frozen=True)
+class Objective:
+    """One axis of the front: a trials.csv column and whether it is minimised or maximised."""
+
+    name: str
+    direction: str
+
+    @property
+    def maximise(self) -> bool:
+        return self.direction == MAXIMIZE
+
+
+def objectives_from(pairs: Sequence[tuple[str, str]]) -> list[Objective]:
+    """Objectives from (name, direction) pairs; 'minimize'/'maximize' (Optuna's words), case-insensitive."""
+    out = []
+    for name, direction in pairs:
+        d = str(direction).lower()
+        if d not in (MINIMIZE, MAXIMIZE):
+            raise ArchspaceError(f"objectives.{name}.direction: must be 'minimize' or 'maximize', got {direction!r}")
+        out.append(Objective(name, d))
+    if not out:
+        raise ArchspaceError("objectives: the run names no objective")
+    return out
+
+
+def _matrix(values: Any, objectives: Sequence[Objective]) -> np.ndarray:
+    points = np.asarray(values, dtype=float).reshape(-1, len(objectives))
+    if not np.isfinite(points).all():
+        raise ArchspaceError("pareto: objective values must be finite (NaN or inf found)")
+    return points
+
+
+def pareto_ranks(values: Any, objectives: Sequence[Objective]) -> np.ndarray:
+    """Non-dominated sorting: rank 0 is the front, rank 1 the front once rank 0 is removed, ... (NSGA-II, Deb 2002).
+
+    Equal points share a rank. `values` is an (n, m) array in the order of `objectives`.
+    """
+    import moocore
+
+    points = _matrix(values, objectives)
+    if len(points) == 0:
+        return np.zeros(0, dtype=int)
+    return np.asarray(moocore.pareto_rank(points, maximise=[o.maximise for o in objectives]), dtype=int)
+
+
+def dominates(a: Sequence[float], b: Sequence[float], objectives: Sequence[Objective]) -> bool:
+    """True when `a` is at least as good as `b` on every objective and strictly better on one."""
+    sign = np.array([-1.0 if o.maximise else 1.0 for o in objectives])
+    x, y = sign * np.asarray(a, dtype=float), sign * np.asarray(b, dtype=float)
+    return bool(np.all(x <= y) and np.any(x < y))
+
+
+def hypervolume(values: Any, objectives: Sequence[Objective], reference: Sequence[float]) -> float:
+    """Volume of objective space dominated by `values` and bounded by `reference` (exact; moocore).
+
+    Points that do not strictly improve on the reference in every objective add nothing.
+    """
+    import moocore
+
+    points = _matrix(values, objectives)
+    ref = np.asarray(reference, dtype=float)
+    if ref.shape != (len(objectives),) or not np.isfinite(ref).all():
+        raise ArchspaceError(f"hypervolume: reference point must hold {len(objectives)} finite values, got {list(reference)}")
+    sign = np.array([-1.0 if o.maximise else 1.0 for o in objectives])
+    inside = np.all(sign * points < sign * ref, axis=1)
+    if not inside.any():
+        return 0.0
+    return float(moocore.hypervolume(points[inside], ref=ref, maximise=[o.maximise for o in objectives]))
+
+
+@dataclass(frozen=True)
+class ReferencePoint:
+    """The hypervolume reference point and, per objective, the rule that chose it."""
+
+    values: tuple[float, ...]
+    rules: tuple[str, ...]
+
+    def to_dict(self, objectives: Sequence[Objective]) -> dict:
+        return {o.name: {"value": v, "rule": r} for o, v, r in zip(objectives, self.values, self.rules)}
+
+
+def reference_point(values: Any, objectives: Sequence[Objective], budgets: dict[str, float] | None = None) -> ReferencePoint:
+    """Reference point for the hypervolume, chosen so that runs with the same budget compare.
+
+    A minimised objective with a budget uses the budget (the edge of the feasible region). Any other
+    objective uses the worst value seen among `values` (searched and published points), moved outwards
+    by 10% of the observed range (by 1 when all values are equal), so that every front point counts.
+    """
+    points = _matrix(values, objectives)
+    budgets = budgets or {}
+    refs, rules = [], []
+    for j, o in enumerate(objectives):
+        budget = budgets.get(o.name)
+        if not o.maximise and budget is not None:
+            refs.append(float(budget))
+            rules.append("budget")
+            continue
+        if len(points) == 0:
+            raise ArchspaceError(f"hypervolume: no point to place the reference of {o.name!r}, and no budget on it")
+        col = points[:, j]
+        span = float(col.max() - col.min()) or 1.0
+        worst = float(col.min()) if o.maximise else float(col.max())
+        refs.append(worst - REFERENCE_MARGIN * span if o.maximise else worst + REFERENCE_MARGIN * span)
+        rules.append(f"worst observed {'-' if o.maximise else '+'} {REFERENCE_MARGIN:g} x range")
+    return ReferencePoint(tuple(refs), tuple(rules))
+
+
+def knee_index(front: Any, objectives: Sequence[Objective]) -> int:
+    """Index of the front's knee: the point farthest beyond the hyperplane through the normalised extremes.
+
+    Each objective is scaled to [0, 1] over the front (0 = best); the knee is the point with the smallest
+    sum of scaled values, i.e. the farthest past the plane sum(x) = 1 toward the ideal point (Das 1999,
+    "On characterizing the knee of the Pareto curve"; in 2-D: farthest from the line through the two
+    extremes). Ties: the first.
+    """
+    points = _matrix(front, objectives)
+    if len(points) == 0:
+        raise ArchspaceError("knee: the front is empty")
+    sign = np.array([-1.0 if o.maximise else 1.0 for o in objectives])
+    x = sign * points
+    lo, hi = x.min(axis=0), x.max(axis=0)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    norm = (x - lo) / span
+    return int(np.argmax(-norm.sum(axis=1)))
+
+
+def dominance_gains(point: Sequence[float], dominators: Any, objectives: Sequence[Objective]) -> dict[str, dict]:
+    """For a dominated point: per objective, the largest improvement any dominator makes, and which one.
+
+    Since each dominator is no worse on every objective, a gain on a maximised objective is "score gained at
+    no more cost", and a saving on a minimised one is "cost saved at no less score".
+    """
+    doms = _matrix(dominators, objectives)
+    p = np.asarray(point, dtype=float)
+    out = {}
+    for j, o in enumerate(objectives):
+        delta = (doms[:, j] - p[j]) if o.maximise else (p[j] - doms[:, j])
+        best = int(np.argmax(delta))
+        entry = {"gain" if o.maximise else "saved": float(delta[best]), "by_index": best}
+        if not o.maximise and p[j] != 0:
+            entry["saved_fraction"] = float(delta[best] / abs(p[j]))
+        out[o.name] = entry
+    return out
+
+
+def split_trials(trials: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Trials by role: 'feasible' (COMPLETE, no violation) may enter a front; the rest by state."""
+    state = trials["state"].astype(str)
+    violation = pd.to_numeric(trials.get("violation", pd.Series(0.0, index=trials.index)), errors="coerce").fillna(0.0)
+    feasible = (state == "COMPLETE") & (violation <= 0)
+    groups = {"feasible": trials[feasible]}
+    infeasible = (state == "INFEASIBLE") | ((state == "COMPLETE") & (violation > 0))
+    groups["INFEASIBLE"] = trials[infeasible]
+    for s in ("PRUNED", "FAIL", "RUNNING"):
+        groups[s] = trials[state == s]
+    return groups
+
+
+def score_label(run) -> str:
+    """The score axis in words: accuracy for a training evaluator, the proxy's name for a zero-cost proxy."""
+    cfg = run_config(run)
+    ev = cfg.get("evaluator") or {}
+    data = run.meta.get("eval") or {}
+    where = f" on {data.get('dataset', cfg.get('data', {}).get('name', 'the data'))} at {data.get('image_size', '?')} px"
+    if ev.get("kind") == "train":
+        return f"top-1 accuracy{where} (%)"
+    return f"{ev.get('proxy', ev.get('kind', 'evaluator'))} score{where} (higher is better)"
+
+
+def run_config(run) -> dict:
+    """The run's resolved config as a plain dict."""
+    return run.config.model_dump(mode="json")
+
+
+def score_is_accuracy(run) -> bool:
+    return (run_config(run).get("evaluator") or {}).get("kind") == "train"
+
+
+def target_size(run, trials: pd.DataFrame) -> int | None:
+    """The target resolution costs are reported at: the config's, else that of the run's genotypes (the space's)."""
+    size = (run.meta.get("target") or {}).get("image_size")
+    if size:
+        return int(size)
+    from archspace.genotype import load_genotype
+
+    for gid in trials["genotype_id"].dropna():
+        path = run.genotype_path(str(gid))
+        if path.is_file():
+            return load_genotype(path).image_size
+    return None
+
+
+def _row(r: pd.Series, names: list[str]) -> dict[str, Any]:
+    return {n: (None if pd.isna(r[n]) else float(r[n])) for n in names}
+
+
+def front_report(run, against: Sequence[str] = (), progress=None) -> dict[str, Any]:
+    """The `archspace pareto` object: objectives, counts, front (knee marked), published models measured under the
+    run's protocol and as reported, which published models a searched genotype dominates and by how much,
+    and the hypervolume with its reference point. Writes pareto.json, front.png and front.html in the run."""
+    from archspace.reporting import plots, published as pub
+    from archspace.zoo import zoo_dir
+
+    objectives = objectives_from(run.objectives)
+    names = [o.name for o in objectives]
+    trials = run.trials()
+    groups = split_trials(trials)
+    counts = {"total": len(trials), **{k: len(v) for k, v in groups.items()}}
+    feasible = groups["feasible"].dropna(subset=names)
+    ranks = pareto_ranks(feasible[names].to_numpy(), objectives)
+    front = feasible[ranks == 0].sort_values(names[::-1]).reset_index(drop=True)
+
+    candidates = pub.select(run, list(against)) if against else []
+    measured = pub.measured(run, candidates, progress) if candidates else []
+    measured_ok = [m for m in measured if all(m.get(n) is not None for n in names)]
+    pub_points = np.array([[m[n] for n in names] for m in measured_ok], dtype=float).reshape(-1, len(names))
+
+    budgets = pub.run_budgets(run)
+    everything = np.vstack([feasible[names].to_numpy(dtype=float), pub_points])
+    ref = reference_point(everything, objectives, budgets) if len(everything) else None
+    knee = front.iloc[knee_index(front[names].to_numpy(), objectives)] if len(front) else None
+
+    def genotype_file(gid: str) -> str:
+        return str(run.genotype_path(gid))
+
+    front_rows = [{"number": int(r["number"]), "genotype_id": r["genotype_id"], "genotype_file": genotype_file(r["genotype_id"]),
+                   **_row(r, names), "knee": knee is not None and int(r["number"]) == int(knee["number"])} for _, r in front.iterrows()]
+    published_rows, dominated = [], []
+    for m, point in zip(measured_ok, pub_points):
+        doms = [i for i in range(len(front)) if dominates(front[names].iloc[i].to_numpy(dtype=float), point, objectives)]
+        published_rows.append({"name": m["name"], "genotype_id": m["genotype_id"], "genotype_file": str(zoo_dir() / f"{m['name']}.json"),
+                               **{n: m.get(n) for n in ("flops", "params")}, **{n: m[n] for n in names},
+                               "why": m["reason"], "dominated": bool(doms)})
+        if doms:
+            gains = dominance_gains(point, front[names].iloc[doms].to_numpy(dtype=float), objectives)
+            for g in gains.values():
+                g["by"] = int(front["number"].iloc[doms[g.pop("by_index")]])
+            dominated.append({"name": m["name"], "dominated_by": [int(front["number"].iloc[i]) for i in doms],
+                              "gained": {o.name: gains[o.name] for o in objectives if o.maximise},
+                              "saved": {o.name: gains[o.name] for o in objectives if not o.maximise}})
+    hv = None
+    if ref is not None:
+        hv = {"value": hypervolume(front[names].to_numpy(dtype=float), objectives, ref.values) if len(front) else 0.0,
+              "published": hypervolume(pub_points, objectives, ref.values) if len(pub_points) else None,
+              "reference": ref.to_dict(objectives)}
+    result = {
+        "run": str(run.path),
+        "objectives": [{"name": o.name, "direction": o.direction} for o in objectives],
+        "counts": counts,
+        "front": front_rows,
+        "knee": front_rows[[r["knee"] for r in front_rows].index(True)] if knee is not None else None,
+        "published": published_rows,
+        "published_failed": [{"name": m["name"], "error": m.get("error", "no objective values")} for m in measured if m not in measured_ok],
+        "published_excluded": [{"name": c.name, "reason": c.reason} for c in candidates if not c.included],
+        "reported": pub.reported(candidates),
+        "dominated": dominated,
+        "hypervolume": hv,
+    }
+    axes = {n: plots.axis_for(n, target_size(run, trials), score_label(run)) for n in names}
+    shown = trials.copy()
+    shown["_role"] = "COMPLETE"
+    for role in ("INFEASIBLE", "PRUNED", "FAIL"):
+        shown.loc[groups[role].index, "_role"] = role
+    shown = shown[shown["state"] != "RUNNING"]
+    state_counts = {"COMPLETE": counts["feasible"], "INFEASIBLE": counts["INFEASIBLE"], "PRUNED": counts["PRUNED"], "FAIL": counts["FAIL"]}
+    shown_axes = [(o.name, o.maximise) for o in objectives]
+    if len(objectives) == 1 and "flops" in trials and names != ["flops"]:  # one objective: draw it against FLOPs
+        shown_axes.insert(0, ("flops", False))
+        axes["flops"] = plots.axis_for("flops", target_size(run, trials), "")
+    files = plots.front_plots(run.path, shown, front, knee, pd.DataFrame(published_rows), shown_axes,
+                              axes, state_counts, f"{run.study_name}: Pareto front of {counts['feasible']} feasible trials", budgets)
+    result["files"] = [str(p) for p in files]
+    run.write_json("pareto.json", result)
+    return result

@@ -1,0 +1,114 @@
+"""`archspace pareto`, `archspace analyze` and `archspace report`: argument handling and console output."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def pareto_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", metavar="RUN", help="run directory written by `archspace search`")
+    p.add_argument("--against", nargs="+", action="extend", default=[], metavar="NAME",
+                   help="published models to place on the front: 'zoo' (those the run's space holds within its budgets) and/or zoo names")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _bootstrap_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--bootstrap", type=int, default=None, metavar="N",
+                   help="bootstrap resamples for the gene-importance uncertainty (default 20)")
+
+
+def report_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", metavar="RUN", help="run directory written by `archspace search`")
+    p.add_argument("--against", nargs="+", action="extend", default=[], metavar="NAME",
+                   help="published models to compare (default: zoo)")
+    _bootstrap_arg(p)
+
+
+def analyze_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", metavar="RUN", help="run directory written by `archspace search`")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _bootstrap_arg(p)
+
+
+ARGS = {"pareto": pareto_args, "analyze": analyze_args, "report": report_args}
+
+
+def _open(path: str):
+    from archspace.search.rundir import RunDir
+
+    return RunDir(path)
+
+
+def _progress(name: str) -> None:
+    print(f"evaluating {name} under the run's protocol (cached in the run afterwards)", file=sys.stderr, flush=True)
+
+
+def _number(name: str, v) -> str:
+    if v is None:
+        return ""
+    if name == "flops":
+        return f"{v / 1e9:.3f}G"
+    if name == "params":
+        return f"{v / 1e6:.2f}M"
+    return f"{v:.4g}"
+
+
+def run_pareto(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from archspace.pareto import front_report
+
+    result = front_report(_open(args.run_dir), args.against, _progress)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    names = [o["name"] for o in result["objectives"]]
+    console = Console(width=140)
+    c = result["counts"]
+    console.print(f"{c['total']} trials: {c['feasible']} complete and feasible, {c['INFEASIBLE']} infeasible, "
+                  f"{c['PRUNED']} pruned, {c['FAIL']} failed")
+    t = Table(title="Pareto front (measured here)")
+    for col in ["trial", "genotype", *names]:
+        t.add_column(col, justify="left" if col == "genotype" else "right")
+    for r in result["front"]:
+        t.add_row(f"{r['number']}{' knee' if r['knee'] else ''}", r["genotype_id"], *[_number(n, r[n]) for n in names])
+    for p in result["published"]:
+        t.add_row("published", p["name"], *[_number(n, p[n]) for n in names], style="magenta")
+    console.print(t)
+    for d in result["dominated"]:
+        gains = [f"{k} +{_number(k, v['gain'])} (trial {v['by']})" for k, v in d["gained"].items()]
+        saved = [f"{k} -{_number(k, v['saved'])} (trial {v['by']})" for k, v in d["saved"].items()]
+        console.print(f"{d['name']} is dominated by trial(s) {', '.join(map(str, d['dominated_by']))}: " + "; ".join(gains + saved))
+    hv = result["hypervolume"]
+    if hv:
+        ref = ", ".join(f"{k}={_number(k, v['value'])} ({v['rule']})" for k, v in hv["reference"].items())
+        console.print(f"hypervolume {hv['value']:.4g} (reference {ref})")
+    console.print("wrote " + ", ".join(result["files"]))
+    return 0
+
+
+def run_analyze(args: argparse.Namespace) -> int:
+    from archspace.analysis import analyze_run
+
+    analysis, files = analyze_run(_open(args.run_dir), n_boot=args.bootstrap)
+    if args.json:
+        print(json.dumps({**analysis.to_dict(), "files": files}))
+        return 0
+    print(f"{analysis.n_models} complete feasible trials; error = {analysis.error_name}")
+    for f in analysis.findings[:12]:
+        print(f"- {f.text}")
+    for ev, table in analysis.importance.items():
+        top = ", ".join(f"{g} {v['value']:.2f} [{v['p05']:.2f}, {v['p95']:.2f}]" for g, v in list(table.items())[:5])
+        print(f"{ev} importance (5-95% bootstrap): {top}")
+    print("wrote " + ", ".join(files))
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from archspace.reporting.report import write_report
+
+    files = write_report(_open(args.run_dir), args.against or ["zoo"], _progress, n_boot=args.bootstrap)
+    print("wrote " + ", ".join(files))
+    return 0

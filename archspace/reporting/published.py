@@ -1,0 +1,106 @@
+"""Published models beside a run: measured under the run's protocol (cached in the run), and as their papers report."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from archspace.errors import ArchspaceError
+from archspace.genotype import Genotype
+
+CACHE_FILE = "published.json"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A zoo model considered for a run, and why it is in or out."""
+
+    name: str
+    genotype: Genotype
+    included: bool
+    reason: str
+
+
+def _budget_reason(run, genotype: Genotype) -> str | None:
+    """Why a genotype at the run's target resolution is over a budget (the run's own cost rule), or None."""
+    from archspace.genotype.adapt import adapt
+    from archspace.search.constraints import Coster, violations
+
+    cfg = run.config
+    size, classes = cfg.target.image_size or genotype.image_size, cfg.target.num_classes or genotype.num_classes
+    if (size, classes) != (genotype.image_size, genotype.num_classes):
+        genotype = adapt(genotype, size, genotype.in_chans, classes)
+    over = {k: v for k, v in violations(Coster.for_config(cfg)(genotype), cfg.budgets).items() if v > 0}
+    return "; ".join(f"over the {k} budget by {100 * v:.0f}%" for k, v in over.items()) or None
+
+
+def select(run, against: list[str]) -> list[Candidate]:
+    """Zoo models to compare: with `against == ["zoo"]`, those the run's space contains (or is anchored on) and that
+    fit its budgets; any other names are taken as named, whatever their cost."""
+    from archspace.zoo import zoo_genotype, zoo_names
+
+    named = [a for a in against if a != "zoo"]
+    out = [Candidate(n, zoo_genotype(n), True, "named with --against") for n in named]
+    if "zoo" in against:
+        space = run_space(run)
+        anchors = set(getattr(space, "anchors", ()) or ())
+        for name in zoo_names():
+            if name in named:
+                continue
+            g = zoo_genotype(name)
+            if name not in anchors and not space.contains(g):
+                out.append(Candidate(name, g, False, "outside the run's space"))
+                continue
+            over = _budget_reason(run, g)
+            out.append(Candidate(name, g, over is None, over or ("anchor of the space" if name in anchors else "inside the space")))
+    return out
+
+
+def run_space(run):
+    """The run's search space, loaded from the file its config names."""
+    from archspace.search.space import SearchSpace
+
+    return SearchSpace.from_file(run.config.space)
+
+
+def run_budgets(run) -> dict[str, float]:
+    """The run's budgets as {cost name: upper limit at the target resolution}."""
+    return dict(run.config.budgets.items())
+
+
+def measured(run, candidates: list[Candidate], progress=None) -> list[dict[str, Any]]:
+    """Each included candidate evaluated with the run's adaptation, evaluator, data, seed and device.
+
+    Results are cached in RUN/published.json keyed by name and genotype id, so a second call evaluates nothing.
+    """
+    path = run.path / CACHE_FILE
+    cache = json.loads(path.read_text()) if path.is_file() else {}
+    rows = []
+    for c in (c for c in candidates if c.included):
+        hit = cache.get(c.name)
+        if not hit or hit.get("genotype_id") != c.genotype.id:
+            from archspace.search.runner import evaluate_genotype
+
+            if progress:
+                progress(c.name)
+            try:
+                result = evaluate_genotype(run, c.genotype)
+            except ArchspaceError as err:
+                result = {"error": str(err)}
+            hit = {"genotype_id": c.genotype.id, "result": result}
+            cache[c.name] = hit
+            run.write_json(CACHE_FILE, cache)
+        rows.append({"name": c.name, "genotype_id": c.genotype.id, "reason": c.reason, **hit["result"]})
+    return rows
+
+
+def reported(candidates: list[Candidate]) -> list[dict[str, Any]]:
+    """The papers' own ImageNet figures of every included candidate with a reference, labelled as reported."""
+    rows = []
+    for c in (c for c in candidates if c.included):
+        ref = c.genotype.reference
+        if ref is None:
+            continue
+        rows.append({"name": c.name, "paper": ref.paper, "table": ref.table, "top1": ref.top1,
+                     "params_m": ref.params_m, "flops_g": ref.flops_g, "source": "reported by the paper (ImageNet-1k)"})
+    return rows

@@ -1,0 +1,1 @@
+"""Architecture search: spaces (space.py), and the runner pieces built on them."""

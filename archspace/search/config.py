@@ -1,0 +1,231 @@
+"""The search config (`searches/*.yaml`): space, budgets, objectives, evaluator, data, sampler, trials.
+
+Every default is filled when a config is resolved, and the resolved config is what a run directory
+keeps (`config.yaml`), so a run is reproducible from its own folder. Paths in a config file are
+relative to the file. Bad input raises one ArchspaceError line naming the field.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from archspace.errors import ArchspaceError
+
+COSTS = ("flops", "params", "latency_ms", "memory_mb")
+OBJECTIVES = ("score", *COSTS)
+SAMPLERS = ("tpe", "nsgaii", "gp", "random")
+_SI = {"": 1, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+
+
+def parse_amount(value: Any) -> Any:
+    """1.8e9, 1800000000 or "1.8G" -> 1.8e9 (k/K, M, G, T suffixes); anything else is left to pydantic."""
+    if isinstance(value, str):
+        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([kKMGT]?)\s*", value)
+        if not m:
+            raise ValueError(f"{value!r} is not a number (suffixes k, M, G, T allowed, e.g. '1.8G')")
+        return float(m.group(1)) * _SI[m.group(2)]
+    return value
+
+
+class _Block(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Budgets(_Block):
+    """Upper limits at the target resolution, checked analytically before anything is built."""
+
+    flops: float | None = Field(None, gt=0, description="multiply-adds per image at the target resolution")
+    params: float | None = Field(None, gt=0, description="parameters")
+    latency_ms: float | None = Field(None, gt=0, description="latency of costs.latency's device (predicted from its table)")
+    memory_mb: float | None = Field(None, gt=0, description="analytic peak memory (costs.memory), MiB")
+
+    _amounts = field_validator("flops", "params", "latency_ms", "memory_mb", mode="before")(parse_amount)
+
+    def items(self) -> list[tuple[str, float]]:
+        return [(name, getattr(self, name)) for name in COSTS if getattr(self, name) is not None]
+
+
+class Objective(_Block):
+    """One objective: the evaluator's score (maximised) or a cost (minimised)."""
+
+    name: Literal["score", "flops", "params", "latency_ms", "memory_mb"]
+    direction: Literal["maximize", "minimize"] | None = None
+
+    @model_validator(mode="after")
+    def _default_direction(self) -> "Objective":
+        if self.direction is None:
+            object.__setattr__(self, "direction", "maximize" if self.name == "score" else "minimize")
+        return self
+
+
+class LatencyCost(_Block):
+    """How latency is costed: predicted from the device's latency table (units missing from it are measured once and kept)."""
+
+    mode: Literal["predict", "measure"] = "predict"
+    device: Literal["cpu", "cuda"] = "cpu"
+    threads: int = Field(1, ge=1)
+    batch: int = Field(1, ge=1)
+
+
+class MemoryCost(_Block):
+    """Which analytic memory estimate `memory_mb` is: inference or training peak at `batch`."""
+
+    kind: Literal["inference", "training"] = "inference"
+    batch: int = Field(1, ge=1)
+
+
+class Costs(_Block):
+    latency: LatencyCost = Field(default_factory=LatencyCost)
+    memory: MemoryCost = Field(default_factory=MemoryCost)
+
+
+class Target(_Block):
+    """The resolution budgets and reported costs apply at; null takes the space's own."""
+
+    image_size: int | None = Field(None, ge=8)
+    num_classes: int | None = Field(None, ge=1)
+
+
+class Sampler(_Block):
+    """Optuna sampler: kind plus the options its constructor takes (e.g. n_startup_trials, population_size)."""
+
+    kind: Literal["tpe", "nsgaii", "gp", "random"] = "tpe"
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class SearchConfig(_Block):
+    """A whole search. `space` is a path (relative to the config file) to a search-space YAML."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    space: str
+    target: Target = Field(default_factory=Target)
+    budgets: Budgets = Field(default_factory=Budgets)
+    objectives: tuple[Objective, ...] = Field(min_length=1)
+    evaluator: dict[str, Any] = Field(default_factory=lambda: {"kind": "proxy", "proxy": "synflow"})
+    data: dict[str, Any] = Field(default_factory=lambda: {"name": "digits", "image_size": 32})
+    sampler: Sampler = Field(default_factory=Sampler)
+    trials: int = Field(20, ge=1)
+    seed: int = Field(0, ge=0)
+    seed_with: tuple[str, ...] = Field((), description="zoo genotypes (or genotype files) enqueued as the first trials")
+    trial_timeout_s: float | None = Field(None, gt=0, description="a trial running longer is stopped and recorded as FAIL")
+    workers: int = Field(1, ge=1)
+    device: str = Field("cpu", description="where evaluations run: cpu, cuda, cuda:1, ...")
+    pruner: Literal["none", "median", "hyperband"] = "none"
+    costs: Costs = Field(default_factory=Costs)
+
+    @field_validator("objectives", mode="before")
+    @classmethod
+    def _objectives(cls, value: Any) -> Any:
+        if isinstance(value, (str, dict)):
+            value = [value]
+        if isinstance(value, list):
+            value = [{"name": v} if isinstance(v, str) else v for v in value]
+            names = [v.get("name") if isinstance(v, dict) else None for v in value]
+            dup = {n for n in names if names.count(n) > 1}
+            if dup:
+                raise ValueError(f"{sorted(dup)[0]!r} is listed twice")
+        return value
+
+    @field_validator("sampler", mode="before")
+    @classmethod
+    def _sampler(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"kind": value}
+        if isinstance(value, dict) and "kind" in value and "options" not in value:
+            return {"kind": value["kind"], "options": {k: v for k, v in value.items() if k != "kind"}}
+        return value
+
+    @field_validator("seed_with", mode="before")
+    @classmethod
+    def _seed_with(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @property
+    def directions(self) -> list[str]:
+        return [o.direction for o in self.objectives]
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) > 1
+
+    def needs(self, cost: str) -> bool:
+        """Whether `cost` must be computed for every trial (a budget or an objective names it)."""
+        return getattr(self.budgets, cost) is not None or any(o.name == cost for o in self.objectives)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def _one_line(err: ValidationError, prefix: str) -> ArchspaceError:
+    e = err.errors()[0]
+    loc = ""
+    for part in e["loc"]:
+        if isinstance(part, int):
+            loc += f"[{part}]"
+        elif not str(part).startswith(("function-", "tagged-union")):
+            loc = f"{loc}.{part}" if loc else str(part)
+    if e["type"] == "extra_forbidden":
+        reason = "unknown field"
+    elif e["type"] == "missing":
+        reason = "is required"
+    elif e["type"] == "literal_error":
+        reason = f"{e['input']!r} is not one of {e['ctx']['expected']}"
+    else:
+        reason = e["msg"].removeprefix("Value error, ")
+    return ArchspaceError(f"{prefix}{loc}: {reason}" if loc else f"{prefix}{reason}")
+
+
+def config_from_dict(data: Any, base: Path | None = None, where: str = "") -> SearchConfig:
+    """Validate a config mapping; `space` is resolved against `base` (the config file's folder)."""
+    prefix = f"{where}: " if where else ""
+    if not isinstance(data, dict):
+        raise ArchspaceError(f"{prefix}a search config must be a mapping, got {type(data).__name__}")
+    try:
+        cfg = SearchConfig.model_validate(data)
+    except ValidationError as err:
+        raise _one_line(err, prefix) from None
+    space = Path(cfg.space)
+    if base is not None and not space.is_absolute():
+        space = (base / space).resolve()
+    if not space.is_file():
+        raise ArchspaceError(f"{prefix}space: {cfg.space}: no such file (paths are relative to the config file)")
+    for name, options in (("sampler.options", cfg.sampler.options),):
+        if "seed" in options or "constraints_func" in options:
+            raise ArchspaceError(f"{prefix}{name}: set the seed with `seed:` and budgets with `budgets:`")
+    return cfg.model_copy(update={"space": str(space)})
+
+
+MAX_CONFIG_BYTES = 1_000_000
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """Safe YAML without aliases: a config never needs them, and an alias bomb then costs nothing."""
+
+    def compose_node(self, parent, index):  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.YAMLError(f"aliases (*{self.peek_event().anchor}) are not allowed in a search config")
+        return super().compose_node(parent, index)
+
+
+def load_config(path: str | Path) -> SearchConfig:
+    """Read and validate a search-config YAML file; `name` defaults to the file's stem."""
+    path = Path(path)
+    if not path.is_file():
+        raise ArchspaceError(f"{path}: no such file")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ArchspaceError(f"{path}: {path.stat().st_size} bytes is too large for a search config")
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_NoAliasLoader)  # noqa: S506 (a SafeLoader)
+    except UnicodeDecodeError as err:
+        raise ArchspaceError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except yaml.YAMLError as err:
+        raise ArchspaceError(f"{path}: not valid YAML: {str(err).splitlines()[0]}") from None
+    except RecursionError:
+        raise ArchspaceError(f"{path}: nested too deeply to be a search config") from None
+    if isinstance(data, dict):
+        data.setdefault("name", re.sub(r"[^A-Za-z0-9._-]", "_", path.stem) or "search")
+    return config_from_dict(data, base=path.resolve().parent, where=str(path))

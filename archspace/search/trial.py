@@ -1,0 +1,172 @@
+"""One search trial: sample -> validate -> budget check -> adapt -> evaluate -> tell, never raising.
+
+The state a trial ends in:
+- INVALID (Optuna COMPLETE, constraint "valid" = 1): the space produced a genotype its validation refuses.
+- INFEASIBLE (Optuna COMPLETE, some budget constraint > 0): over budget at the target resolution; costs
+  only, never built. Both keep the sampler informed through `trial.set_constraint`.
+- COMPLETE: evaluated; score and costs are the objective values.
+- PRUNED: the pruner stopped the training (single-objective searches).
+- FAIL: anything raised (NaN loss, out of memory, a bad genotype for the builder, ...), with the reason.
+"""
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from archspace.cost.analytic import analytic_cost
+from archspace.genotype import Genotype, canonical_json, dump_genotype
+from archspace.genotype.adapt import adapt
+from archspace.search.config import SearchConfig
+from archspace.search.constraints import Coster, max_violation, violations
+from archspace.search.rundir import RunDir
+
+
+def one_line(err: BaseException) -> str:
+    """An exception as one line: its type (unless ours) and first message line, plus where it was raised."""
+    from archspace.errors import ArchspaceError
+
+    text = (str(err).strip().splitlines() or [""])[0][:400]
+    if isinstance(err, ArchspaceError):
+        return text
+    tb = traceback.extract_tb(err.__traceback__)
+    where = f" (at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno})" if tb else ""
+    return f"{type(err).__name__}: {text}{where}"
+
+
+@dataclass
+class TrialContext:
+    """What every trial of a worker shares: the run, its config, space, coster, evaluator and data."""
+
+    run: RunDir
+    cfg: SearchConfig
+    space: Any
+    coster: Coster
+    evaluator: Any
+    bundle: Any
+
+    def to_target(self, genotype: Genotype) -> Genotype:
+        """The sampled genotype at the config's target resolution (the space's own unless the config overrides it)."""
+        size = self.cfg.target.image_size or genotype.image_size
+        classes = self.cfg.target.num_classes or genotype.num_classes
+        if (size, classes) == (genotype.image_size, genotype.num_classes):
+            return genotype
+        return adapt(genotype, size, genotype.in_chans, classes).model_copy(update={"name": genotype.name})
+
+
+def objective_values(cfg: SearchConfig, score: float | None, costs: dict[str, float | None]) -> list[float]:
+    """Optuna values in objective order; a missing score or cost is the worst value of its direction."""
+    out = []
+    for o in cfg.objectives:
+        v = score if o.name == "score" else costs.get(o.name)
+        out.append(float(v) if v is not None else (-math.inf if o.direction == "maximize" else math.inf))
+    return out
+
+
+def _reporter(trial: optuna.Trial, single: bool):
+    def report(step: int, value: float) -> None:
+        trial.set_user_attr("step", int(step))
+        if single and math.isfinite(value):
+            trial.report(float(value), int(step))
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned at epoch {step}")
+
+    return report
+
+
+@dataclass
+class Ready:
+    """An asked trial that passed validation and the budgets: the genotype to evaluate (adapted to the data) and its costs."""
+
+    adapted: Genotype
+    costs: dict[str, float | None]
+    start: float
+
+
+def prepare_trial(ctx: TrialContext, study: optuna.Study, trial: optuna.Trial) -> Ready | str:
+    """Sample, cost and budget-check an asked trial. An invalid or over-budget one is told here ("INVALID",
+    "INFEASIBLE"); a feasible one has its genotype file written and is returned `Ready` for evaluation."""
+    from archspace.search.space import InvalidSample
+
+    cfg, start = ctx.cfg, time.perf_counter()
+    try:
+        sampled = ctx.space.sample(trial)
+    except InvalidSample as err:
+        trial.set_user_attr("error", f"invalid: {err}")
+        trial.set_user_attr("violation", 1.0)
+        trial.set_constraint("valid", 1.0)
+        trial.set_user_attr("duration_s", time.perf_counter() - start)
+        study.tell(trial, objective_values(cfg, None, {}))
+        return "INVALID"
+    genotype = ctx.to_target(sampled)
+    trial.set_user_attr("genotype_id", genotype.id)
+    trial.set_user_attr("genotype", canonical_json(genotype))
+    measured = ctx.coster(genotype)
+    costs = measured.as_dict()
+    for name, value in costs.items():
+        if value is not None:
+            trial.set_user_attr(name, value)
+    trial.set_constraint("valid", 0.0)
+    v = violations(measured, cfg.budgets)
+    for name, value in v.items():
+        trial.set_constraint(name, value)
+    worst = max_violation(v)
+    trial.set_user_attr("violation", worst)
+    if worst > 0:
+        trial.set_user_attr("duration_s", time.perf_counter() - start)
+        study.tell(trial, objective_values(cfg, None, costs))
+        return "INFEASIBLE"
+    path = ctx.run.genotype_path(genotype.id)
+    if not path.is_file():
+        ctx.run.write_text(f"genotypes/{genotype.id}.json", dump_genotype(genotype))
+    b = ctx.bundle
+    adapted = adapt(genotype, b.image_size, b.in_chans, b.num_classes)
+    ev = analytic_cost(adapted).total
+    trial.set_user_attr("eval_image_size", adapted.image_size)
+    trial.set_user_attr("eval_flops", ev.flops)
+    trial.set_user_attr("eval_params", ev.params)
+    return Ready(adapted, costs, start)
+
+
+def tell_result(ctx: TrialContext, study: optuna.Study, trial: optuna.Trial, ready: Ready, result: dict[str, Any]) -> str:
+    """Record an evaluator's result (score and extras) as COMPLETE; raises ValueError on a non-finite score."""
+    score = float(result["score"])
+    if not math.isfinite(score):
+        raise ValueError(f"the evaluator's score is {score}")
+    for key, value in result.items():
+        if key != "score" and isinstance(value, (int, float)):
+            trial.set_user_attr(f"eval:{key}", float(value))
+    trial.set_user_attr("score", score)
+    trial.set_user_attr("duration_s", time.perf_counter() - ready.start)
+    study.tell(trial, objective_values(ctx.cfg, score, ready.costs))
+    return "COMPLETE"
+
+
+def tell_stopped(study: optuna.Study, trial: optuna.Trial, state: TrialState, reason: str, start: float) -> str:
+    """Record a trial as PRUNED (stopped early) or FAIL with a one-line reason."""
+    trial.set_user_attr("error", reason)
+    trial.set_user_attr("duration_s", time.perf_counter() - start)
+    study.tell(trial, state=state)
+    return state.name
+
+
+def run_trial(ctx: TrialContext, study: optuna.Study, trial: optuna.Trial) -> str:
+    """Run one asked trial to its end and tell the study; returns the archspace state name."""
+    start = time.perf_counter()
+    try:
+        ready = prepare_trial(ctx, study, trial)
+        if isinstance(ready, str):
+            return ready
+        cfg = ctx.cfg
+        result = ctx.evaluator.evaluate(ready.adapted, ctx.bundle, seed=cfg.seed, device=cfg.device,
+                                        report=_reporter(trial, not cfg.multi_objective))
+        return tell_result(ctx, study, trial, ready, result)
+    except optuna.TrialPruned as err:
+        return tell_stopped(study, trial, TrialState.PRUNED, str(err), start)
+    except Exception as err:  # noqa: BLE001 -- a failing trial is recorded, never fatal to the search
+        return tell_stopped(study, trial, TrialState.FAIL, one_line(err), start)
