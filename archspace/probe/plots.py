@@ -14,7 +14,7 @@ def _pyplot():
     try:
         import matplotlib
     except ImportError:
-        raise ArchspaceError('--out needs matplotlib for its plots: pip install -e ".[report]"') from None
+        raise ArchspaceError('--out needs matplotlib for its plots: pip install -e .') from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
