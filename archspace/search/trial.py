@@ -59,11 +59,12 @@ class TrialContext:
         return adapt(genotype, size, genotype.in_chans, classes).model_copy(update={"name": genotype.name})
 
 
-def objective_values(cfg: SearchConfig, score: float | None, costs: dict[str, float | None]) -> list[float]:
-    """Optuna values in objective order; a missing score or cost is the worst value of its direction."""
+def objective_values(cfg: SearchConfig, score: float | None, costs: dict[str, float | None],
+                     metrics: dict[str, Any] | None = None) -> list[float]:
+    """Optuna values in objective order; a missing score, cost or metric is the worst value of its direction."""
     out = []
     for o in cfg.objectives:
-        v = score if o.name == "score" else costs.get(o.name)
+        v = score if o.name == "score" else (metrics or {}).get(o.name) if o.is_metric else costs.get(o.name)
         out.append(float(v) if v is not None else (-math.inf if o.direction == "maximize" else math.inf))
     return out
 
@@ -142,8 +143,14 @@ def tell_result(ctx: TrialContext, study: optuna.Study, trial: optuna.Trial, rea
         if key != "score" and isinstance(value, (int, float)):
             trial.set_user_attr(f"eval:{key}", float(value))
     trial.set_user_attr("score", score)
+    for o in ctx.cfg.objectives:
+        if o.is_metric:
+            value = float(result[o.name])
+            if not math.isfinite(value):
+                raise ValueError(f"the objective {o.name} is {value}")
+            trial.set_user_attr(f"objective:{o.name}", value)
     trial.set_user_attr("duration_s", time.perf_counter() - ready.start)
-    study.tell(trial, objective_values(ctx.cfg, score, ready.costs))
+    study.tell(trial, objective_values(ctx.cfg, score, ready.costs, result))
     return "COMPLETE"
 
 
