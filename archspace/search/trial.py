@@ -5,7 +5,8 @@ The state a trial ends in:
 - INFEASIBLE (Optuna COMPLETE, some budget constraint > 0): over budget at the target resolution; costs
   only, never built. Both keep the sampler informed through `trial.set_constraint`.
 - COMPLETE: evaluated; score and costs are the objective values.
-- PRUNED: the pruner stopped the training (single-objective searches).
+- PRUNED: the pruner stopped the training (Optuna's pruner for one objective; archspace.search.pruning's
+  median rule over the score for several).
 - FAIL: anything raised (NaN loss, out of memory, a bad genotype for the builder, ...), with the reason.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ import optuna
 from optuna.trial import TrialState
 
 from archspace.cost.analytic import analytic_cost
+from archspace.search.pruning import multi_objective_reporter
 from archspace.genotype import Genotype, canonical_json, dump_genotype
 from archspace.genotype.adapt import adapt
 from archspace.search.config import SearchConfig
@@ -171,7 +173,8 @@ def run_trial(ctx: TrialContext, study: optuna.Study, trial: optuna.Trial) -> st
             return ready
         cfg = ctx.cfg
         result = ctx.evaluator.evaluate(ready.adapted, ctx.bundle, seed=cfg.seed, device=cfg.device,
-                                        report=_reporter(trial, not cfg.multi_objective))
+                                        report=_reporter(trial, not cfg.multi_objective) if not cfg.multi_objective
+                                        else multi_objective_reporter(trial, cfg.pruner != "none"))
         return tell_result(ctx, study, trial, ready, result)
     except optuna.TrialPruned as err:
         return tell_stopped(study, trial, TrialState.PRUNED, str(err), start)
