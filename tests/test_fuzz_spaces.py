@@ -76,3 +76,40 @@ def test_fuzz_spaces_and_configs(which):
 @pytest.mark.parametrize("which", range(4), ids=["space-docs", "config-docs", "space-files", "config-files"])
 def test_fuzz_spaces_and_configs_many(which):
     _cases(500)[which]()  # 4 x 500 = 2000 examples
+
+
+def _sampled_genotypes() -> list[dict]:
+    from archspace.genotype.io import canonical_dict
+    from archspace.search.sampling import valid_samples
+
+    return [canonical_dict(g) for p in SPACES for g in valid_samples(SearchSpace.from_file(p), 2, 0)[0]]
+
+
+def test_space_samples_pushed_past_their_ranges_are_refused_with_one_line():
+    from archspace.genotype.io import genotype_from_dict
+
+    @settings(FUZZ, max_examples=60)
+    @given(mutated(_sampled_genotypes()))
+    def case(doc):
+        try:
+            genotype_from_dict(doc)
+        except ArchspaceError as err:
+            check_refusal(err, doc)
+
+    case()
+
+
+def test_space_show_cli_on_damaged_files_is_one_line(capsys):
+    from archspace.cli import main
+
+    @settings(FUZZ, max_examples=25)
+    @given(mutated_text(SPACE_TEXTS))
+    def case(data):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "s.yaml"
+            path.write_bytes(data)
+            code = main(["space", "show", str(path), "-n", "3", "--seed", "0"])
+            err = capsys.readouterr().err
+            assert code in (0, 2) and "Traceback" not in err, err[-500:]
+
+    case()
