@@ -161,9 +161,18 @@ def test_digits_are_real_deterministic_images():
     assert normalize(torch.zeros(1, 1, 2, 2)).shape == (1, 1, 2, 2)
 
 
+def test_windowed_models_are_adapted_to_a_smaller_size():
+    """Swin windows and Halo blocks follow the smaller maps (archspace.genotype.adapt), so U-models probe at 64 px."""
+    for name in ("u_swin_micro", "u_halonet_micro"):
+        g = at_image_size(resolve_genotype(name), 64, num_classes=10)
+        assert (g.image_size, g.num_classes) == (64, 10)
+        assert build_probe_model(g)(torch.rand(1, 3, 64, 64)).shape == (1, 10)
+    assert at_image_size(resolve_genotype("u_swin_micro"), 224) == resolve_genotype("u_swin_micro")
+
+
 def test_genotype_that_does_not_fit_the_size_is_refused_in_one_line():
-    with pytest.raises(ArchspaceError, match=r"image_size: u_swin_micro does not fit 64x64: stages\[0\]\.mixer\.window"):
-        at_image_size(resolve_genotype("u_swin_micro"), 64)
+    with pytest.raises(ArchspaceError, match=r"image_size: u_swin_micro does not fit 4x4: image_size: must be an integer >= 8"):
+        at_image_size(resolve_genotype("u_swin_micro"), 4)
 
 
 @pytest.fixture(scope="module")
@@ -190,8 +199,8 @@ def test_probe_metric_names_and_determinism(small_net):
 def test_throughput_measures_and_skips_sizes_that_do_not_fit():
     (point,) = throughput(resolve_genotype("u_dwconv_micro"), [(32, 1)], min_run_time=0.01, warmup=1)
     assert point.images_per_s > 0 and point.fingerprint["threads"] == 1 and point.skipped is None
-    (skipped,) = throughput(resolve_genotype("u_swin_micro"), [(64, 1)], min_run_time=0.01)
-    assert skipped.images_per_s is None and "window" in skipped.skipped
+    (skipped,) = throughput(resolve_genotype("u_swin_micro"), [(4, 1)], min_run_time=0.01)
+    assert skipped.images_per_s is None and "image_size" in skipped.skipped
     assert parse_pairs("256:128,512:32") == ((256, 128), (512, 32))
     with pytest.raises(ArchspaceError, match="pairs"):
         parse_pairs("256x128")
@@ -230,7 +239,7 @@ def test_cli_weights_round_trip_and_refusal(tmp_path, capsys, small_net):
 
 @pytest.mark.parametrize("args, field", [
     (["nope_model"], "no zoo genotype 'nope_model'"),
-    (["u_swin_micro", "--image-size", "64"], "image_size: u_swin_micro does not fit 64x64"),
+    (["u_swin_micro", "--image-size", "4"], "image_size: u_swin_micro does not fit 4x4"),
     (["u_dwconv_micro", "--weights", "missing.pt"], "--weights: missing.pt not found"),
     (["u_dwconv_micro", "--data", "no/such/folder"], "--data: no/such/folder"),
     (["u_dwconv_micro", "--images", "0"], "--images: must be at least 1"),

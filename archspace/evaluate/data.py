@@ -55,6 +55,8 @@ class DataBundle:
     in_chans: int
     num_classes: int
     name: str
+    mean: tuple[float, ...] | None = None  # per-channel normalisation the images went through: pixel = x * std + mean
+    std: tuple[float, ...] | None = None
 
     def describe(self) -> str:
         return (
@@ -88,18 +90,23 @@ def _split(n: int, fraction: float, seed: int, labels: list[int] | None = None) 
         return train_test_split(list(range(n)), test_size=fraction, random_state=seed)
 
 
-def load_digits(cfg: DataConfig) -> DataBundle:
-    """scikit-learn's bundled handwritten digits (1,797 real 8x8 grey images, 10 classes), resized and standardised."""
+def digits_pixels(size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """scikit-learn's 1,797 digits as (N, 1, size, size) pixels in [0, 1] (bilinear resize) and their labels."""
     try:
         from sklearn.datasets import load_digits as sk_digits
     except ImportError as exc:  # a core dependency, but say so in one line if it was removed
         raise ArchspaceError('the digits dataset needs scikit-learn: pip install -e "."') from exc
     digits = sk_digits()
     images = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0  # N,1,8,8 in [0, 1]
-    labels = torch.tensor(digits.target, dtype=torch.long)
-    size = cfg.image_size or images.shape[-1]
     if size != images.shape[-1]:
-        images = torch.nn.functional.interpolate(images, size=(size, size), mode="bilinear", align_corners=False)
+        images = torch.nn.functional.interpolate(images, size=(size, size), mode="bilinear", align_corners=False).clamp(0, 1)
+    return images, torch.tensor(digits.target, dtype=torch.long)
+
+
+def load_digits(cfg: DataConfig) -> DataBundle:
+    """scikit-learn's bundled handwritten digits (1,797 real 8x8 grey images, 10 classes), resized and standardised."""
+    size = cfg.image_size or 8
+    images, labels = digits_pixels(size)
     train_idx, val_idx = _split(len(labels), cfg.val_fraction, cfg.seed, labels.tolist())
     train_x = images[train_idx]
     mean, std = train_x.mean(), train_x.std()
@@ -111,6 +118,8 @@ def load_digits(cfg: DataConfig) -> DataBundle:
         in_chans=1,
         num_classes=int(labels.max()) + 1,
         name="digits",
+        mean=(float(mean),),
+        std=(float(std),),
     )
 
 
@@ -162,7 +171,7 @@ def load_cifar(cfg: DataConfig) -> DataBundle:
     train_tf, val_tf = _transforms(cfg, size, *CIFAR_STATS[cfg.name])
     train = cls(str(root), train=True, transform=train_tf, download=False)
     val = cls(str(root), train=False, transform=val_tf, download=False)
-    return DataBundle(train, val, size, 3, len(train.classes), cfg.name)
+    return DataBundle(train, val, size, 3, len(train.classes), cfg.name, *CIFAR_STATS[cfg.name])
 
 
 def _native_size(dataset: Dataset) -> int:
@@ -227,7 +236,7 @@ def load_imagefolder(cfg: DataConfig) -> DataBundle:
         return ImageFolder(str(root / split), transform=tfs[role])
 
     train, val = _split_or_folder(make, cfg, (root / cfg.val_split).is_dir())
-    return DataBundle(train, val, size, 3, len(probe.classes), "imagefolder")
+    return DataBundle(train, val, size, 3, len(probe.classes), "imagefolder", IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD)
 
 
 def load_timm(cfg: DataConfig) -> DataBundle:
@@ -263,7 +272,8 @@ def load_timm(cfg: DataConfig) -> DataBundle:
         except ArchspaceError:
             has_val = False
     train, val = _split_or_folder(make, cfg, has_val)
-    return DataBundle(train, val, size, 3, _num_classes(probe, cfg), f"timm:{cfg.dataset or 'folder'}")
+    return DataBundle(train, val, size, 3, _num_classes(probe, cfg), f"timm:{cfg.dataset or 'folder'}",
+                      IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD)
 
 
 LOADERS: dict[str, Callable[[DataConfig], DataBundle]] = {

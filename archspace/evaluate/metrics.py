@@ -46,9 +46,12 @@ def register_metric(name: str) -> Callable[[Metric], Metric]:
 
 def unknown_metric(name: str) -> str | None:
     """None for a known metric name, else the reason (listing the known names)."""
-    if name in METRICS or name in PROXIES:
+    from archspace.evaluate.probe_objectives import is_probe_objective
+    from archspace.probe.metrics import METRIC_NAMES
+
+    if name in METRICS or name in PROXIES or is_probe_objective(name):
         return None
-    return f"unknown metric {name!r}; known metrics: {', '.join(sorted(set(METRICS) | set(PROXIES)))}"
+    return f"unknown metric {name!r}; known metrics: {', '.join([*sorted(set(METRICS) | set(PROXIES)), *METRIC_NAMES])}"
 
 
 def get_metric(name: str) -> Metric:
@@ -58,4 +61,8 @@ def get_metric(name: str) -> Metric:
     if name in PROXIES:
         proxy = PROXIES[name]
         return lambda ctx: proxy(ctx.model, ctx.batches)
+    from archspace.evaluate.probe_objectives import is_probe_objective, probe_objective
+
+    if is_probe_objective(name):
+        return probe_objective(name)
     raise ArchspaceError(f"metrics: {unknown_metric(name)}")

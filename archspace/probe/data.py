@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from timm.data.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
 from archspace.errors import ArchspaceError
@@ -44,14 +43,11 @@ def _subset(n: int, count: int, seed: int) -> torch.Tensor:
 def load_digits_images(image_size: int, in_chans: int, count: int, seed: int = 0) -> ProbeData:
     """scikit-learn's bundled 8x8 handwritten digits (1797 real images, 10 classes), a seeded subset of
     `count`, bilinearly resized to `image_size` and replicated to `in_chans` channels."""
-    from sklearn.datasets import load_digits
+    from archspace.evaluate.data import digits_pixels
 
-    digits = load_digits()
-    pick = _subset(len(digits.target), count, seed)
-    images = torch.as_tensor(digits.images, dtype=torch.float32)[pick].unsqueeze(1) / 16.0
-    images = F.interpolate(images, size=(image_size, image_size), mode="bilinear", align_corners=False).clamp(0, 1)
-    labels = torch.as_tensor(digits.target, dtype=torch.long)[pick]
-    return ProbeData(_channels(images, in_chans), labels, 10, DIGITS)
+    images, labels = digits_pixels(image_size)
+    pick = _subset(len(labels), count, seed)
+    return ProbeData(_channels(images[pick], in_chans), labels[pick], 10, DIGITS)
 
 
 def load_folder_images(root: str | Path, image_size: int, in_chans: int, count: int, seed: int = 0) -> ProbeData:

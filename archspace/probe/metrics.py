@@ -36,6 +36,11 @@ _ERF = re.compile(r"erf50(?:_stage([0-9]+))?$")
 _INVARIANCE = re.compile(rf"invariance_({'|'.join(TRANSFORMS)})(_cos|_acc)?$")
 
 
+def is_probe_metric(name: str) -> bool:
+    """Whether `name` is one of the probe figures of the module table."""
+    return name == "clean_acc" or any(p.match(name) for p in (_FGSM, _ERF, _INVARIANCE))
+
+
 def metric_direction(name: str) -> str:
     """'maximize' for accuracies and invariances; ERF@50 has no better side ('either')."""
     return "either" if _ERF.match(name) else "maximize"

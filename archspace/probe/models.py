@@ -20,15 +20,18 @@ def resolve_genotype(model: str) -> Genotype:
 
 
 def at_image_size(genotype: Genotype, image_size: int, num_classes: int | None = None) -> Genotype:
-    """The genotype rebuilt at `image_size` (and `num_classes`); refused in one line when a map-tied gene
-    (window, halo block, sr, grid, patch) does not fit the new maps."""
-    updates = {"image_size": image_size, **({"num_classes": num_classes} if num_classes is not None else {})}
+    """The genotype put onto `image_size` px (and `num_classes`) by the search's one adaptation rule
+    (archspace.genotype.adapt.adapt: windows, halo blocks, grids, patches and strides follow the smaller maps);
+    refused in one line when it still cannot fit."""
+    from archspace.genotype.adapt import adapt
+
+    classes = genotype.num_classes if num_classes is None else num_classes
+    if (image_size, classes) == (genotype.image_size, genotype.num_classes):
+        return genotype
     try:
-        return type(genotype).model_validate({**genotype.model_dump(), **updates})
-    except ValueError as err:  # pydantic wraps the GenotypeError of the failing gene
-        cause = next((e["ctx"]["error"] for e in getattr(err, "errors", lambda: [])() if isinstance(e.get("ctx", {}).get("error"), GenotypeError)), None)
-        reason = str(cause) if cause is not None else str(err).splitlines()[-1]
-        raise ArchspaceError(f"image_size: {genotype.name} does not fit {image_size}x{image_size}: {reason}") from None
+        return adapt(genotype, image_size, genotype.in_chans, classes)
+    except GenotypeError as err:
+        raise ArchspaceError(f"image_size: {genotype.name} does not fit {image_size}x{image_size}: {err}") from None
 
 
 def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:

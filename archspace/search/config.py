@@ -50,15 +50,42 @@ class Budgets(_Block):
 
 
 class Objective(_Block):
-    """One objective: the evaluator's score (maximised) or a cost (minimised)."""
+    """One objective: the evaluator's score (maximised), a cost (minimised), or an evaluator metric computed on the
+    score's model and data (a zero-cost proxy or a probe figure such as "fgsm_acc@2/255"; see archspace.evaluate.metrics)."""
 
-    name: Literal["score", "flops", "params", "latency_ms", "memory_mb"]
+    name: str
     direction: Literal["maximize", "minimize"] | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value in OBJECTIVES:
+            return value
+        from archspace.evaluate.metrics import unknown_metric
+
+        if reason := unknown_metric(value):
+            raise ValueError(f"{value!r} is not one of {', '.join(OBJECTIVES)} or an evaluator metric ({reason})")
+        return value
+
+    @property
+    def is_metric(self) -> bool:
+        """Whether the evaluator computes this objective as an extra metric (not the score, not a cost)."""
+        return self.name not in OBJECTIVES
 
     @model_validator(mode="after")
     def _default_direction(self) -> "Objective":
         if self.direction is None:
-            object.__setattr__(self, "direction", "maximize" if self.name == "score" else "minimize")
+            if self.name == "score":
+                direction = "maximize"
+            elif self.name in COSTS:
+                direction = "minimize"
+            else:
+                from archspace.probe.metrics import is_probe_metric, metric_direction
+
+                direction = metric_direction(self.name) if is_probe_metric(self.name) else "either"
+                if direction == "either":
+                    raise ValueError(f"{self.name!r} has no better side: give direction: maximize or minimize")
+            object.__setattr__(self, "direction", direction)
         return self
 
 
@@ -129,6 +156,18 @@ class SearchConfig(_Block):
             if dup:
                 raise ValueError(f"{sorted(dup)[0]!r} is listed twice")
         return value
+
+    @model_validator(mode="after")
+    def _metrics_for_objectives(self) -> "SearchConfig":
+        """An objective that is an evaluator metric is added to the evaluator's `metrics` (computed with the score)."""
+        wanted = [o.name for o in self.objectives if o.is_metric]
+        have = self.evaluator.get("metrics") or []
+        if not isinstance(have, (list, tuple)):
+            return self  # the evaluator's own validation names the bad field
+        missing = [n for n in wanted if n not in have]
+        if missing:
+            object.__setattr__(self, "evaluator", {**self.evaluator, "metrics": [*have, *missing]})
+        return self
 
     @field_validator("sampler", mode="before")
     @classmethod

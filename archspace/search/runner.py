@@ -226,7 +226,7 @@ def trials_frame(study_trials: list[optuna.trial.FrozenTrial]):
     """The trials table: COLUMNS, then "gene:<path>" per gene, then "eval:<key>" extras from the evaluator."""
     import pandas as pd
 
-    rows, genes, extras = [], set(), set()
+    rows, genes, extras, objectives = [], set(), set(), set()
     for t in study_trials:
         if t.state == TrialState.WAITING:
             continue
@@ -247,8 +247,11 @@ def trials_frame(study_trials: list[optuna.trial.FrozenTrial]):
             if k.startswith("eval:"):
                 row[k] = v
                 extras.add(k)
+            elif k.startswith("objective:"):  # an evaluator metric the config optimises: a column under its own name
+                row[k.removeprefix("objective:")] = v
+                objectives.add(k.removeprefix("objective:"))
         rows.append(row)
-    columns = [*COLUMNS, *sorted(genes), *sorted(extras)]
+    columns = [*COLUMNS, *sorted(objectives), *sorted(genes), *sorted(extras)]
     df = pd.DataFrame(rows, columns=columns)
     for c in ("number", "eval_image_size", "eval_flops", "eval_params", "flops", "params", "step"):
         df[c] = df[c].astype("Int64")

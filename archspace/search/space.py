@@ -352,7 +352,9 @@ class SearchSpace:
         if not path.is_file():
             raise SpaceError("", f"{path}: no such search space file")
         try:
-            data = yaml.safe_load(path.read_text())
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as err:
+            raise SpaceError("", f"{path}: not UTF-8 text (byte {err.start}: {err.reason})") from None
         except yaml.YAMLError as err:
             raise SpaceError("", f"{path}: not valid YAML: {str(err).splitlines()[0]}") from None
         try:

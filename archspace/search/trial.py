@@ -5,7 +5,8 @@ The state a trial ends in:
 - INFEASIBLE (Optuna COMPLETE, some budget constraint > 0): over budget at the target resolution; costs
   only, never built. Both keep the sampler informed through `trial.set_constraint`.
 - COMPLETE: evaluated; score and costs are the objective values.
-- PRUNED: the pruner stopped the training (single-objective searches).
+- PRUNED: the pruner stopped the training (Optuna's pruner for one objective; archspace.search.pruning's
+  median rule over the score for several).
 - FAIL: anything raised (NaN loss, out of memory, a bad genotype for the builder, ...), with the reason.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ import optuna
 from optuna.trial import TrialState
 
 from archspace.cost.analytic import analytic_cost
+from archspace.search.pruning import multi_objective_reporter
 from archspace.genotype import Genotype, canonical_json, dump_genotype
 from archspace.genotype.adapt import adapt
 from archspace.search.config import SearchConfig
@@ -59,11 +61,12 @@ class TrialContext:
         return adapt(genotype, size, genotype.in_chans, classes).model_copy(update={"name": genotype.name})
 
 
-def objective_values(cfg: SearchConfig, score: float | None, costs: dict[str, float | None]) -> list[float]:
-    """Optuna values in objective order; a missing score or cost is the worst value of its direction."""
+def objective_values(cfg: SearchConfig, score: float | None, costs: dict[str, float | None],
+                     metrics: dict[str, Any] | None = None) -> list[float]:
+    """Optuna values in objective order; a missing score, cost or metric is the worst value of its direction."""
     out = []
     for o in cfg.objectives:
-        v = score if o.name == "score" else costs.get(o.name)
+        v = score if o.name == "score" else (metrics or {}).get(o.name) if o.is_metric else costs.get(o.name)
         out.append(float(v) if v is not None else (-math.inf if o.direction == "maximize" else math.inf))
     return out
 
@@ -142,8 +145,14 @@ def tell_result(ctx: TrialContext, study: optuna.Study, trial: optuna.Trial, rea
         if key != "score" and isinstance(value, (int, float)):
             trial.set_user_attr(f"eval:{key}", float(value))
     trial.set_user_attr("score", score)
+    for o in ctx.cfg.objectives:
+        if o.is_metric:
+            value = float(result[o.name])
+            if not math.isfinite(value):
+                raise ValueError(f"the objective {o.name} is {value}")
+            trial.set_user_attr(f"objective:{o.name}", value)
     trial.set_user_attr("duration_s", time.perf_counter() - ready.start)
-    study.tell(trial, objective_values(ctx.cfg, score, ready.costs))
+    study.tell(trial, objective_values(ctx.cfg, score, ready.costs, result))
     return "COMPLETE"
 
 
@@ -164,7 +173,8 @@ def run_trial(ctx: TrialContext, study: optuna.Study, trial: optuna.Trial) -> st
             return ready
         cfg = ctx.cfg
         result = ctx.evaluator.evaluate(ready.adapted, ctx.bundle, seed=cfg.seed, device=cfg.device,
-                                        report=_reporter(trial, not cfg.multi_objective))
+                                        report=_reporter(trial, not cfg.multi_objective) if not cfg.multi_objective
+                                        else multi_objective_reporter(trial, cfg.pruner != "none"))
         return tell_result(ctx, study, trial, ready, result)
     except optuna.TrialPruned as err:
         return tell_stopped(study, trial, TrialState.PRUNED, str(err), start)
