@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from archspace import atomic
 from archspace.errors import ArchspaceError
 
 COLUMNS = (
@@ -29,21 +29,6 @@ COLUMNS = (
 )
 STATES = ("COMPLETE", "PRUNED", "FAIL", "INFEASIBLE", "RUNNING")
 JOURNAL = "study.journal"
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same folder and os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class RunDir:
@@ -112,7 +97,7 @@ class RunDir:
     # -- writing ---------------------------------------------------------------------------------
     def write_bytes(self, relpath: str, data: bytes) -> Path:
         target = self.path / relpath
-        atomic_write_bytes(target, data)
+        atomic.write_bytes(target, data)
         return target
 
     def write_text(self, relpath: str, text: str) -> Path:
