@@ -25,5 +25,8 @@ def build_op(spec: Any, *args: Any) -> nn.Module:
 
 
 def registered() -> dict[type, Callable[..., nn.Module]]:
-    """A copy of the registry (spec class -> builder)."""
+    """A copy of the registry (spec class -> builder), every op family and block style imported first."""
+    import archspace.blocks  # noqa: F401  (registers the block styles)
+    import archspace.ops  # noqa: F401  (registers the ops)
+
     return BUILDERS.as_dict()

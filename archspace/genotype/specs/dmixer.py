@@ -80,6 +80,12 @@ class DMixer(Spec):
             "idconv_reduction",
             f"{self.idconv_reduction} leaves no hidden channels for the {conv} IDConv channels",
         )
+        require(
+            not (self.idconv_bias and self.norm in ("layernorm", "groupnorm") and conv // self.idconv_reduction < 2),
+            "idconv_reduction",
+            f"{self.idconv_reduction} leaves one hidden channel for the {conv} IDConv channels: its {self.norm} "
+            "over the pooled 1x1 map of the dynamic bias has a single value to normalise",
+        )
 
     def ste_channels(self, channels: int) -> int:
         """Squeezed width of the STE: max(C / r, min_channels)."""
