@@ -3,7 +3,8 @@
 It runs through `F.scaled_dot_product_attention`, so a GPU uses the fused flash / memory-efficient
 kernels; fvcore counts the fused op exactly as the two matmuls it replaces (L*S*(E + Ev) multiply-adds
 per batch and head, the `aten::scaled_dot_product_attention` handle in `archspace.cost.counting`).
-`explicit_matmuls()` switches to the matmul form (QK^T, softmax, AV) for comparison.
+`explicit_matmuls()` switches to the matmul form (QK^T, softmax, AV) for comparison; exports (torch.export,
+ONNX) use it too, since the ONNX translation of SDPA takes neither 5-D inputs nor a broadcast bias.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Ten
     """Scaled dot-product attention (Vaswani et al. 2017, Eq. 1) of q [..., L, E], k [..., S, E], v [..., S, Ev];
     `bias` (broadcast to [..., L, S]) is added to the logits, `scale` defaults to E^-1/2, `dropout` acts on the weights."""
     scale = q.shape[-1] ** -0.5 if scale is None else scale
-    if _EXPLICIT[-1]:
+    if _EXPLICIT[-1] or torch.compiler.is_exporting():
         logits = (q * scale) @ k.transpose(-2, -1)
         if bias is not None:
             logits = logits + bias
