@@ -69,14 +69,14 @@ def test_missing_export_extra_is_one_line(tmp_path):
     assert result.returncode == 2 and result.stderr.strip() == 'archspace: error: ONNX export needs onnxruntime, from the export extra: pip install -e ".[export]"'
 
 
-@pytest.mark.slow
+@pytest.mark.heavy
 @pytest.mark.parametrize("name", representatives())
 def test_zoo_genotypes_export_within_1e4(name, tmp_path):
     checks = export_genotype(zoo_genotype(name), onnx=str(tmp_path / "m.onnx"), program=str(tmp_path / "m.pt2"))
     assert [c.format for c in checks] == ["onnx", "exported-program"] and all(c.max_abs_diff <= 1e-4 for c in checks)
 
 
-@pytest.mark.slow
+@pytest.mark.heavy
 @pytest.mark.parametrize("name", representatives())
 def test_zoo_genotypes_compile_without_graph_breaks(name):
     """Dynamo captures each network whole (fullgraph) and AOT autograd runs it; inductor's codegen is torch's own."""

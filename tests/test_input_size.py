@@ -90,7 +90,7 @@ def test_position_tables_take_only_their_size_unless_dynamic():
     assert run(archspace.build(tiny(MIXERS["dmixer"]), dynamic_img_size=True), 64, 80).shape == (1, 5)
 
 
-@pytest.mark.slow
+@pytest.mark.heavy
 @pytest.mark.parametrize("name", STATIC)
 @pytest.mark.parametrize("size", [256, 320])
 def test_zoo_build_at_another_size(name, size):
@@ -190,7 +190,7 @@ def test_features_only_at_800x1216(name):
         assert f.shape[1:] == (info["num_chs"], 800 // info["reduction"], 1216 // info["reduction"])
 
 
-@pytest.mark.slow
+@pytest.mark.heavy
 @pytest.mark.parametrize("name", zoo_names())
 def test_every_zoo_genotype_gives_features_at_a_non_square_size(name):
     model = timm.create_model(f"archspace_{name}", features_only=True, dynamic_img_size=True)
