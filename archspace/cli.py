@@ -295,9 +295,12 @@ def _validate_args(p: argparse.ArgumentParser) -> None:
 
 
 def _convert_weights_args(p: argparse.ArgumentParser) -> None:
-    from archspace.weights.command import add_args
-
-    add_args(p)
+    p.add_argument("checkpoint", help="the official checkpoint (.pth, .pth.tar, .bin, .safetensors)")
+    p.add_argument("--from", dest="family", required=True, metavar="FAMILY",
+                   help="which code wrote it: official-transxnet, official-stm, official-contnet, official-cbtnet, official-scsc-swin, timm")
+    p.add_argument("--genotype", required=True, help="our genotype of the same network (its reference.official names it)")
+    p.add_argument("--out", required=True, help="where to write our state_dict (.pth)")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
 
 
 def cmd_convert_weights(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import time
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,7 +52,14 @@ def rdb_storage(url: str):
     import sqlalchemy.exc
 
     try:
-        return optuna.storages.get_storage(optuna.storages.RDBStorage(engine_url(url), engine_kwargs=_engine_kwargs(url)))
+        for attempt in range(3):
+            try:
+                return optuna.storages.get_storage(optuna.storages.RDBStorage(engine_url(url), engine_kwargs=_engine_kwargs(url)))
+            except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+                # workers starting together race to create Optuna's schema; the loser finds it made on a retry
+                if attempt == 2:
+                    raise
+                time.sleep(0.5 + attempt)
     except ImportError as err:
         raise _missing_driver(url, err) from None
     except sqlalchemy.exc.ArgumentError as err:

@@ -10,15 +10,6 @@ import torch
 from archspace.errors import ArchspaceError
 
 
-def add_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", help="the official checkpoint (.pth, .pth.tar, .bin, .safetensors)")
-    p.add_argument("--from", dest="family", required=True, metavar="FAMILY",
-                   help="which code wrote it: official-transxnet, official-stm, official-contnet, official-cbtnet, official-scsc-swin, timm")
-    p.add_argument("--genotype", required=True, help="our genotype of the same network (its reference.official names it)")
-    p.add_argument("--out", required=True, help="where to write our state_dict (.pth)")
-    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
-
-
 def convert_checkpoint(family_name: str, checkpoint: str | Path, genotype_path: str | Path) -> tuple[torch.nn.Module, dict]:
     """Load, convert and strictly load into a freshly built model; returns (model, our state_dict)."""
     from archspace import build, load_genotype
