@@ -1,5 +1,5 @@
 """Test configuration: slow tests run with --runslow or when $CI is set (as in .ci/run on CI); heavy tests
-(zoo-wide export, compile and input-size sweeps, ten kill -9 cycles: tens of minutes on 2 cores) run only with
+(zoo-wide export, compile and input-size sweeps: tens of minutes on 2 cores) run only with
 --runheavy or $ARCHSPACE_HEAVY set, so CI stays inside its time limit."""
 from __future__ import annotations
 

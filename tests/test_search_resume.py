@@ -96,7 +96,7 @@ def test_kill_9_mid_search_then_the_same_command_resumes(tmp_path):
     check_resumed(out, 7, [before])
 
 
-@pytest.mark.heavy
+@pytest.mark.slow
 def test_ten_kills_at_random_times_lose_no_trial(tmp_path):
     rng = random.Random(0)
     cfg = tiny_config(tmp_path, trials=12)
