@@ -21,14 +21,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def hypervolume_2d(points: list[tuple[float, float]], ref: tuple[float, float]) -> float:
-    """Area dominated by `points` (score maximised, cost minimised) and bounded by ref = (score_min, cost_max)."""
-    pts = sorted((c, s) for s, c in points if s > ref[0] and c < ref[1])
-    area, best = 0.0, ref[0]
-    for i, (c, s) in enumerate(pts):
-        best = max(best, s)
-        nxt = pts[i + 1][0] if i + 1 < len(pts) else ref[1]
-        area += (nxt - c) * (best - ref[0])
-    return area
+    """Area dominated by (score, cost) `points` (score maximised, cost minimised) within ref = (score_min, cost_max)."""
+    from archspace.pareto import Objective, hypervolume
+
+    if not points:
+        return 0.0
+    return hypervolume(points, [Objective("score", "maximize"), Objective("cost", "minimize")], ref)
 
 
 def main() -> None:
