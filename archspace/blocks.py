@@ -8,8 +8,8 @@ from torch.nn import functional as F
 
 from archspace.genotype.plan import BlockPlan
 from archspace.genotype.schema import Stage
-from archspace.genotype.specs.blocks import BottleneckBlock, ConvNeXtBlock, MetaFormerBlock, ResidualBlock
-from archspace.ops.layers import SE, ConvNormAct, MapSized, act_layer, norm_layer
+from archspace.genotype.specs.blocks import BottleneckBlock, ConvNeXtBlock, InvertedResidualBlock, MetaFormerBlock, ResidualBlock
+from archspace.ops.layers import SE, ConvNormAct, MapSized, act_layer, make_act, norm_layer
 from archspace.ops.registry import build_op, register
 
 
@@ -122,19 +122,44 @@ class Bottleneck(nn.Module):
 
 
 class Residual(nn.Module):
-    """Residual block around a width-changing mixer (SCSC paper Fig. 3 block): act(se(mixer(x)) + shortcut(x))."""
+    """Residual block around a width-changing mixer (SCSC paper Fig. 3 block): act(se(mixer(x)) + shortcut(x)); without
+    `projection`, a block that strides or widens has no shortcut (MobileNetV2 §3.3): act(se(mixer(x)))."""
 
     def __init__(self, spec: ResidualBlock, stage: Stage, block: BlockPlan):
         super().__init__()
         self.mixer = build_op(stage.mixer, block.mixer)
         self.se = SE(block.output.channels, spec.se) if spec.se is not None else nn.Identity()
         self.drop_path = _drop_path(block.drop_path)
-        self.shortcut = _shortcut(block, stage.norm)
+        same = block.input.channels == block.output.channels and block.stride == 1
+        self.shortcut = _shortcut(block, stage.norm) if spec.projection or same else None
         self.act = act_layer(stage.act)() if spec.post_act else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self.drop_path(self.se(self.mixer(x))) + self.shortcut(x))
+        y = self.se(self.mixer(x))
+        return self.act(y if self.shortcut is None else self.drop_path(y) + self.shortcut(x))
 
 
-for _spec, _module in ((MetaFormerBlock, MetaFormer), (ConvNeXtBlock, ConvNeXt), (BottleneckBlock, Bottleneck), (ResidualBlock, Residual)):
+class InvertedResidual(nn.Module):
+    """Inverted residual with linear bottleneck (MobileNetV2 §3.3, Table 1): x + project(act(norm(mixer(act(norm(expand(x))))))), shortcut at stride 1 and equal width."""
+
+    def __init__(self, spec: InvertedResidualBlock, stage: Stage, block: BlockPlan):
+        super().__init__()
+        hidden, act = block.mixer.channels, spec.act or stage.act
+        self.expand = ConvNormAct(block.input.channels, hidden, 1, norm=stage.norm, act=act)
+        self.mixer = build_op(stage.mixer, block.mixer)
+        self.norm = norm_layer(stage.norm)(hidden)
+        self.act = make_act(act, hidden)
+        self.project = ConvNormAct(hidden, block.output.channels, 1, norm=stage.norm, act="none")
+        self.residual = block.stride == 1 and block.input.channels == block.output.channels
+        self.drop_path = _drop_path(block.drop_path)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.project(self.act(self.norm(self.mixer(self.expand(x)))))
+        return x + self.drop_path(y) if self.residual else y
+
+
+for _spec, _module in (
+    (MetaFormerBlock, MetaFormer), (ConvNeXtBlock, ConvNeXt), (BottleneckBlock, Bottleneck), (ResidualBlock, Residual),
+    (InvertedResidualBlock, InvertedResidual),
+):
     register(_spec)(_module)

@@ -86,7 +86,7 @@ class ArchNet(nn.Module):
         self.stem = build_op(genotype.stem, genotype.in_chans)
         self.stages = nn.Sequential(*(NetworkStage(s, p) for s, p in zip(genotype.stages, self.plan.stages)))
         final: Shape = self.plan.stages[-1].output
-        self.head = build_op(genotype.head, final.channels, genotype.num_classes)
+        self.head = build_op(genotype.head, final, genotype.num_classes)
         self.num_features = final.channels
         self.head_hidden_size = self.head.num_features
         self.feature_info = [
@@ -119,8 +119,21 @@ class ArchNet(nn.Module):
         new.stages.train(self.training)
         for old_stage, stage in zip(self.stages, new.stages):
             stage.grad_checkpointing = old_stage.grad_checkpointing
+        if isinstance(self.head, MapSized):  # an embedding whose kernel spans the final map: resampled to the new map
+            self.head = self._head_at(new.plan.stages[-1].output)
         self.stages, self.plan, self.img_size = new.stages, new.plan, new.img_size
         self._mark_sized_ops()
+
+    def _head_at(self, final: Shape) -> nn.Module:
+        """This network's head rebuilt for a final map of shape `final`, its weights resampled and its classifier kept."""
+        head = build_op(self.genotype.head, final, 0)
+        head.fc = self.head.fc
+        reference = next(self.head.parameters())
+        head.to(device=reference.device, dtype=reference.dtype)
+        old = self.head.state_dict()
+        head.load_state_dict({k: resample_to(old[k], v, k) for k, v in head.state_dict().items()})
+        head.train(self.head.training)
+        return head
 
     @torch.jit.ignore
     def set_grad_checkpointing(self, enable: bool = True) -> None:

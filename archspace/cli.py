@@ -108,11 +108,11 @@ def cmd_zoo(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([{**r.to_dict(), **({"fvcore": t.to_dict()} if traced else {})} for r, t in zip(rows, traced or rows)]))
         return status
-    columns = ["name", "family", "params", "FLOPs", "FLOPs (paper conv.)", "paper params", "paper FLOPs", "Δ params", "Δ FLOPs", "paper top-1"]
+    columns = ["name", "family", "params", "FLOPs", "FLOPs (paper conv.)", "paper params", "paper FLOPs", "Δ params", "Δ FLOPs", "paper accuracy"]
     table = [
         [r.name, r.family, _fmt_params(r.params), _fmt_flops(r.flops), _fmt_flops(r.flops_paper_convention),
          f"{r.paper_params_m}M" if r.paper_params_m else "", f"{r.paper_flops_g}G" if r.paper_flops_g else "",
-         _pct(r.params_delta), _pct(r.flops_delta), f"{r.paper_top1}" if r.paper_top1 else ""]
+         _pct(r.params_delta), _pct(r.flops_delta), r.paper_accuracy]
         for r in rows
     ]
     if traced:

@@ -104,7 +104,9 @@ def explain(genotype: Genotype, size: int | tuple[int, int] | None = None) -> Ex
     if error is None:
         last = progress.stages[-1].output
         h = cost_of(genotype.head, last, genotype.num_classes)
-        rows.append(PlanRow("head", describe(genotype.head), shape_text(last), str(genotype.num_classes), h.params, h.flops))
+        embedding = getattr(genotype.head, "embedding_size", None)
+        out = f"{embedding} (embedding)" if embedding and not genotype.num_classes else str(genotype.num_classes)
+        rows.append(PlanRow("head", describe(genotype.head), shape_text(last), out, h.params, h.flops))
     else:
         i = len(progress.stages)
         if progress.downsampled is not None and i < len(genotype.stages):

@@ -40,6 +40,14 @@ class Fidelity:
     paper_top1: float | None
     excludes: tuple[str, ...]
     counter: Counter = "analytic"
+    paper_megaface_rank1: float | None = None
+
+    @property
+    def paper_accuracy(self) -> str:
+        """The paper's accuracy with its metric named: ImageNet top-1, or MegaFace rank-1 for a face model."""
+        if self.paper_top1:
+            return f"{self.paper_top1} top-1"
+        return f"{self.paper_megaface_rank1} MegaFace R1" if self.paper_megaface_rank1 else ""
 
     @property
     def params_delta(self) -> float | None:
@@ -94,4 +102,5 @@ def fidelity(genotype: Genotype, counter: Counter = "analytic") -> Fidelity:
     return Fidelity(
         genotype.name, genotype.id, family, params, flops, params_conv, flops_conv,
         ref.params_m if ref else None, ref.flops_g if ref else None, ref.top1 if ref else None, excludes, counter,
+        ref.megaface_rank1 if ref else None,
     )

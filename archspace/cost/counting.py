@@ -121,7 +121,7 @@ ZERO_MAC_OPS = frozenset(
     for name in """
     add add_ sub sub_ rsub mul mul_ div div_ neg reciprocal abs sign pow sqrt rsqrt exp log erf tanh
     relu relu_ gelu gelu_ silu silu_ sigmoid sigmoid_ hardswish hardswish_ hardsigmoid hardsigmoid_
-    hardtanh hardtanh_ leaky_relu leaky_relu_ softplus elu softmax log_softmax
+    hardtanh hardtanh_ leaky_relu leaky_relu_ prelu softplus elu softmax log_softmax
     max_pool1d max_pool2d max_pool3d max_pool2d_with_indices adaptive_max_pool1d adaptive_max_pool2d
     pad constant_pad_nd reflection_pad2d replication_pad2d
     view reshape flatten unflatten permute transpose contiguous clone expand expand_as repeat

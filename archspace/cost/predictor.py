@@ -87,7 +87,7 @@ def units(genotype) -> list[Unit]:
             out.append(Unit(_key(desc), "norm", _chw(sp.output), lambda s=stage, sp=sp: norm_layer(s.out_norm)(sp.output.channels)))
     last = p.stages[-1].output
     desc = {"what": "head", "spec": _dump(g.head), "input": _chw(last), "num_classes": g.num_classes}
-    out.append(Unit(_key(desc), "head", _chw(last), lambda: build_op(g.head, last.channels, g.num_classes)))
+    out.append(Unit(_key(desc), "head", _chw(last), lambda: build_op(g.head, last, g.num_classes)))
     return out
 
 

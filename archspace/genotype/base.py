@@ -14,6 +14,8 @@ from archspace.errors import GenotypeError
 MAX_GENE_NUMBER = 2**31 - 1
 Norm = Literal["batchnorm", "layernorm", "groupnorm", "none"]
 Act = Literal["relu", "gelu", "silu", "hardswish", "sigmoid", "none"]
+# An activation of a layer whose width the spec knows: adds PReLU (He et al. 2015, Eq. 1), one learned slope per channel.
+ChannelAct = Literal["relu", "gelu", "silu", "hardswish", "sigmoid", "prelu", "none"]
 
 
 class Spec(BaseModel):

@@ -66,7 +66,10 @@ class Reference(Spec):
     table: str | None = None
     params_m: float | None = None
     flops_g: float | None = None
-    top1: float | None = None
+    top1: float | None = Field(None, description="ImageNet-1k top-1 accuracy (%) the paper reports")
+    megaface_rank1: float | None = Field(
+        None, description="MegaFace rank-1 face identification accuracy (%) with 1M distractors the paper reports (face models; not ImageNet top-1)"
+    )
     source: str | None = None
     excludes: tuple[CountExclusion, ...] = ()
     official: OfficialCode | None = None

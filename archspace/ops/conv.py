@@ -42,10 +42,11 @@ class SCSC(nn.Module):
         out_act: Act = "none",
         shuffle: bool = False,
         se: SqueezeExcite | None = None,
+        reduced: int | None = None,
     ):
         super().__init__()
         self.m, self.g = len(kernels), g
-        self.reduced = r = in_channels // self.m
+        self.reduced = r = in_channels // self.m if reduced is None else reduced
         self.shuffle = shuffle
         self.reduce = ConvNormAct(in_channels, r, 1, norm=norm, act=act)
         self.branches = nn.ModuleList(nn.Conv2d(r, r, k, stride, k // 2, groups=r, bias=False) for k in kernels)
@@ -73,5 +74,6 @@ class SCSC(nn.Module):
 
 @register(SCSCMixer)
 def build_scsc(spec: SCSCMixer, site: Site) -> nn.Module:
-    """SCSC at a site: reduce the input width by m, stride the branches and the SEM, recover to the site's width."""
-    return SCSC(site.channels, site.out_channels, spec.kernels, spec.g, site.stride, spec.norm, spec.act, spec.out_act, spec.shuffle, spec.se)
+    """SCSC at a site: reduce the input width (times the expansion) by m, stride the branches and the SEM, recover to the site's width."""
+    return SCSC(site.channels, site.out_channels, spec.kernels, spec.g, site.stride, spec.norm, spec.act, spec.out_act, spec.shuffle, spec.se,
+                spec.reduced(site.channels))

@@ -8,7 +8,7 @@ from timm.layers import GroupNorm1, LayerNorm2d
 from torch import nn
 from torch.nn import functional as F
 
-from archspace.genotype.base import Act, Norm
+from archspace.genotype.base import Act, ChannelAct, Norm
 from archspace.genotype.specs.blocks import SqueezeExcite
 
 _NORMS: dict[str, Callable[[int], nn.Module]] = {
@@ -38,6 +38,11 @@ def act_layer(name: Act) -> type[nn.Module]:
     return _ACTS[name]
 
 
+def make_act(name: ChannelAct, channels: int) -> nn.Module:
+    """An activation over `channels` channels: PReLU with one slope per channel (He et al. 2015, Eq. 1), else by name."""
+    return nn.PReLU(channels) if name == "prelu" else _ACTS[name]()
+
+
 class ConvNormAct(nn.Sequential):
     """Conv2d, norm, activation: the unit most stems and blocks are made of."""
 
@@ -50,13 +55,13 @@ class ConvNormAct(nn.Sequential):
         groups: int = 1,
         bias: bool = False,
         norm: Norm = "batchnorm",
-        act: Act = "relu",
+        act: ChannelAct = "relu",
         padding: int | None = None,
     ):
         super().__init__(
             nn.Conv2d(in_channels, out_channels, kernel, stride, kernel // 2 if padding is None else padding, groups=groups, bias=bias),
             norm_layer(norm)(out_channels),
-            act_layer(act)(),
+            make_act(act, out_channels),
         )
 
 

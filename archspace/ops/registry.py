@@ -5,7 +5,7 @@ Builders by category (the builder calls them with these arguments):
   stem:        fn(spec, in_chans: int) -> module
   downsample:  fn(spec, x: Shape, out: Shape) -> module
   block:       fn(spec, stage: Stage, block: BlockPlan) -> module
-  head:        fn(spec, in_channels: int, num_classes: int) -> module
+  head:        fn(spec, x: Shape, num_classes: int) -> module  (x: the final feature map)
 """
 from __future__ import annotations
 

@@ -19,10 +19,10 @@ def build_resnet_stem(spec: ResNetStem, in_chans: int) -> nn.Module:
 
 @register(ConvStem)
 def build_conv_stem(spec: ConvStem, in_chans: int) -> nn.Module:
-    """Stacked conv-norm-act layers (TransCNN §3.1 two 3x3 s2 convs; STM-evaluation stem; TransXNet 7x7 s4)."""
+    """Stacked conv-norm-act layers (TransCNN §3.1 two 3x3 s2 convs; STM-evaluation stem; TransXNet 7x7 s4; MobileFaceNet Table 1 conv + depthwise conv)."""
     layers, c = [], in_chans
     for layer in spec.layers:
-        layers.append(ConvNormAct(c, layer.channels, layer.kernel, layer.stride, bias=layer.bias, norm=layer.norm, act=layer.act))
+        layers.append(ConvNormAct(c, layer.channels, layer.kernel, layer.stride, layer.groups, layer.bias, layer.norm, layer.act))
         c = layer.channels
     return nn.Sequential(*layers)
 

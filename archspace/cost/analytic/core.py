@@ -74,6 +74,11 @@ def norm(kind: str, channels: int, h: int, w: int) -> Cost:
     return Cost(2 * channels, _NORM_FLOPS_PER_ELEMENT[kind] * channels * h * w).tagged("norm")
 
 
+def act(kind: str, channels: int) -> Cost:
+    """An activation over `channels` channels: PReLU learns one slope per channel; activations count no FLOPs."""
+    return Cost(channels if kind == "prelu" else 0, 0)
+
+
 def matmul(m: int, k: int, n: int, batch: int = 1) -> Cost:
     """A (batched) matrix product [m,k] x [k,n]."""
     return Cost(0, batch * m * k * n).tagged("attention_matmul")

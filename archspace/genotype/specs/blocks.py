@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from archspace.genotype.base import Norm, Shape, Site, Spec, require, require_odd
+from archspace.genotype.base import ChannelAct, Norm, Shape, Site, Spec, require, require_odd
 
 if TYPE_CHECKING:
     from archspace.genotype.schema import Stage
@@ -102,6 +102,10 @@ class ResidualBlock(Spec):
     kind: Literal["residual"] = "residual"
     se: SqueezeExcite | None = None
     post_act: bool = True
+    projection: bool = Field(
+        True, description="a 1x1 conv + norm shortcut where the block strides or widens (ResNet); False: no shortcut there, "
+        "identity only at stride 1 and equal width (MobileNetV2, as in the MobileFaceNet bottleneck an SCSC block replaces)"
+    )
 
     def sites(self, stage: "Stage", index: int, x: Shape, stride: int) -> BlockSites:
         require(stage.ffn is None, "ffn", "the residual block has no ffn; remove it")
@@ -109,4 +113,25 @@ class ResidualBlock(Spec):
         return BlockSites(site, None, site.out_shape)
 
 
-BLOCKS = (MetaFormerBlock, ConvNeXtBlock, BottleneckBlock, ResidualBlock)
+def expanded_channels(channels: int, expansion: float) -> int:
+    """Hidden width of an inverted residual: the input width times the expansion, rounded (MobileNetV2)."""
+    return int(round(channels * expansion))
+
+
+class InvertedResidualBlock(Spec):
+    """Inverted residual with linear bottleneck (MobileNetV2 §3.3; MobileFaceNet Table 1): 1x1 expand, the mixer
+    (a 3x3 depthwise conv) at the expanded width, linear 1x1 project; identity shortcut only at stride 1 and equal width."""
+
+    kind: Literal["inverted_residual"] = "inverted_residual"
+    expansion: float = Field(2.0, gt=0, description="expanded width = input channels x expansion (MobileFaceNet t = 2 or 4)")
+    act: ChannelAct | None = Field(None, description="activation after the expansion and after the mixer; None uses the stage act (MobileFaceNet: prelu)")
+
+    def sites(self, stage: "Stage", index: int, x: Shape, stride: int) -> BlockSites:
+        require(stage.ffn is None, "ffn", "the inverted residual block has no ffn; remove it")
+        hidden = expanded_channels(x.channels, self.expansion)
+        require(hidden >= 1, "block.expansion", f"{self.expansion} leaves no expanded channels")
+        site = Site(x.with_(channels=hidden), hidden, stride, stage.norm, stage.act, index)
+        return BlockSites(site, None, site.out_shape.with_(channels=stage.channels))
+
+
+BLOCKS = (MetaFormerBlock, ConvNeXtBlock, BottleneckBlock, ResidualBlock, InvertedResidualBlock)

@@ -39,7 +39,7 @@ class DWConvMixer(Spec):
 class SCSCMixer(Spec):
     """Spatial Cross-scale Convolution (SCSC paper §3.1): reduce to C_in/m, m depthwise kernels, per-pixel fusion, recover.
 
-    m = len(kernels). The reduced width is the INPUT width over m (Eq. 1; the official ResNet-SCSC too);
+    m = len(kernels). The reduced width is the INPUT width (times `expansion`) over m (Eq. 1; the official ResNet-SCSC too);
     the output width is the site's (a residual block may widen, as ResNet-SCSC does), and the site's
     stride goes to the depthwise branches and the Spatial Embed Module (first block of a ResNet stage).
     """
@@ -50,6 +50,7 @@ class SCSCMixer(Spec):
     norm: Norm = Field("batchnorm", description="norm after the reduction, the branches and the recovery (official code)")
     act: Act = Field("gelu", description="activation after the reduction and after the branches (official code)")
     out_act: Act = Field("none", description="activation after the recovery norm (ResNet-SCSC: gelu; Swin-T-SCSC: none)")
+    expansion: float = Field(1.0, gt=0, description="reduced width = C_in x expansion / m: 1 is Eq. 1; MobileFaceNet-SCSC's expansion 3 widens the branches as the inverted bottleneck it replaces")
     shuffle: bool = Field(False, description="official code's channel shuffle over the m branches before the fusion")
     se: SqueezeExcite | None = Field(None, description="squeeze-excitation at the module's end (official Swin-T-SCSC)")
 
@@ -57,11 +58,21 @@ class SCSCMixer(Spec):
     def m(self) -> int:
         return len(self.kernels)
 
+    def widened(self, channels: int) -> int:
+        """The input width times the expansion (rounded): the m branches together have this width."""
+        return int(round(channels * self.expansion))
+
+    def reduced(self, channels: int) -> int:
+        """The branch width C_in x expansion / m (Eq. 1)."""
+        return self.widened(channels) // self.m
+
     def check(self, site: Site) -> None:
         for i, k in enumerate(self.kernels):
             require_odd(k, f"kernels[{i}]")
-        require(site.channels % self.m == 0, "kernels", f"{self.m} kernels (m) do not divide the {site.channels} input channels")
-        reduced = site.channels // self.m
+        wide = self.widened(site.channels)
+        what = "input channels" if self.expansion == 1 else f"expanded channels (C_in x {self.expansion})"
+        require(wide >= self.m and wide % self.m == 0, "kernels", f"{self.m} kernels (m) do not divide the {wide} {what}")
+        reduced = wide // self.m
         require(reduced % self.g == 0, "g", f"{self.g} does not divide the {reduced} reduced channels (C_in / m)")
 
 

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from archspace.genotype.base import Act, Norm, Shape, Spec, conv_out
+from archspace.genotype.base import Act, ChannelAct, Norm, Shape, Spec, conv_out, require
 
 
 class ResNetStem(Spec):
@@ -31,9 +31,10 @@ class ConvLayer(Spec):
     channels: int = Field(ge=1)
     kernel: int = Field(3, ge=1)
     stride: int = Field(2, ge=1)
+    groups: int = Field(1, ge=1, description="conv groups; must divide the input and output channels (depthwise: groups = channels, MobileFaceNet)")
     bias: bool = False
     norm: Norm = "batchnorm"
-    act: Act = "relu"
+    act: ChannelAct = "relu"
 
 
 class ConvStem(Spec):
@@ -43,10 +44,12 @@ class ConvStem(Spec):
     layers: tuple[ConvLayer, ...] = Field(min_length=1)
 
     def output(self, x: Shape) -> Shape:
-        h, w = x.height, x.width
-        for layer in self.layers:
-            h, w = conv_out(h, layer.kernel, layer.stride), conv_out(w, layer.kernel, layer.stride)
-        return Shape(self.layers[-1].channels, h, w)
+        c, h, w = x.channels, x.height, x.width
+        for i, layer in enumerate(self.layers):
+            for channels in (c, layer.channels):
+                require(channels % layer.groups == 0, f"layers[{i}].groups", f"{layer.groups} does not divide {channels} channels")
+            c, h, w = layer.channels, conv_out(h, layer.kernel, layer.stride), conv_out(w, layer.kernel, layer.stride)
+        return Shape(c, h, w)
 
 
 class PatchifyStem(Spec):

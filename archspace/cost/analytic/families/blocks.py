@@ -1,10 +1,10 @@
 """Closed forms of the block styles (each includes its mixer's and FFN's cost)."""
 from __future__ import annotations
 
-from archspace.cost.analytic.core import Cost, avg_pool, closed_form, conv, cost_of, norm
+from archspace.cost.analytic.core import Cost, act, avg_pool, closed_form, conv, cost_of, norm
 from archspace.genotype.plan import BlockPlan
 from archspace.genotype.schema import Stage
-from archspace.genotype.specs.blocks import BottleneckBlock, ConvNeXtBlock, MetaFormerBlock, ResidualBlock
+from archspace.genotype.specs.blocks import BottleneckBlock, ConvNeXtBlock, InvertedResidualBlock, MetaFormerBlock, ResidualBlock
 
 
 def _shortcut(block: BlockPlan, norm_kind: str) -> Cost:
@@ -53,9 +53,20 @@ def bottleneck(spec: BottleneckBlock, stage: Stage, block: BlockPlan) -> Cost:
 @closed_form(ResidualBlock)
 def residual(spec: ResidualBlock, stage: Stage, block: BlockPlan) -> Cost:
     o = block.output
-    cost = cost_of(stage.mixer, block.mixer) + _shortcut(block, stage.norm)
+    cost = cost_of(stage.mixer, block.mixer) + (_shortcut(block, stage.norm) if spec.projection else Cost())
     if spec.se is not None:
         hidden = max(o.channels // spec.se.reduction, spec.se.min_channels)
         cost = cost + avg_pool(o.channels, o.height, o.width)
         cost = cost + conv(o.channels, hidden, 1, 1, 1, bias=spec.se.bias) + conv(hidden, o.channels, 1, 1, 1, bias=spec.se.bias)
     return cost
+
+
+@closed_form(InvertedResidualBlock)
+def inverted_residual(spec: InvertedResidualBlock, stage: Stage, block: BlockPlan) -> Cost:
+    x, o, hidden = block.input, block.output, block.mixer.channels
+    kind = spec.act or stage.act
+    return (
+        conv(x.channels, hidden, 1, x.height, x.width) + norm(stage.norm, hidden, x.height, x.width) + act(kind, hidden)
+        + cost_of(stage.mixer, block.mixer) + norm(stage.norm, hidden, o.height, o.width) + act(kind, hidden)
+        + conv(hidden, o.channels, 1, o.height, o.width) + norm(stage.norm, o.channels, o.height, o.width)
+    )

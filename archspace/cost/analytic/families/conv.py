@@ -30,7 +30,7 @@ def _squeeze_excite(spec: SqueezeExcite, c: int, h: int, w: int) -> Cost:
 @closed_form(SCSCMixer)
 def scsc_mixer(spec: SCSCMixer, site: Site) -> Cost:
     x, o = site.shape, site.out_shape
-    m, r = spec.m, site.channels // spec.m
+    m, r = spec.m, spec.reduced(site.channels)
     cost = conv(x.channels, r, 1, x.height, x.width) + norm(spec.norm, r, x.height, x.width)  # Eq. 1
     for k in spec.kernels:  # Eq. 3
         cost = cost + conv(r, r, k, o.height, o.width, groups=r)

@@ -1,7 +1,7 @@
 """Closed forms of the stems."""
 from __future__ import annotations
 
-from archspace.cost.analytic.core import Cost, closed_form, conv, norm
+from archspace.cost.analytic.core import Cost, act, closed_form, conv, norm
 from archspace.genotype.base import Shape, conv_out
 from archspace.genotype.specs.stems import ConvStem, PatchifyStem, ResNetStem
 
@@ -17,7 +17,8 @@ def conv_stem(spec: ConvStem, image: Shape) -> Cost:
     cost, c, h, w = Cost(), image.channels, image.height, image.width
     for layer in spec.layers:
         h, w = conv_out(h, layer.kernel, layer.stride), conv_out(w, layer.kernel, layer.stride)
-        cost = cost + conv(c, layer.channels, layer.kernel, h, w, bias=layer.bias) + norm(layer.norm, layer.channels, h, w)
+        cost = cost + conv(c, layer.channels, layer.kernel, h, w, layer.groups, layer.bias) + norm(layer.norm, layer.channels, h, w)
+        cost = cost + act(layer.act, layer.channels)
         c = layer.channels
     return cost
 
