@@ -80,8 +80,9 @@ def test_zoo_genotypes_export_within_1e4(name, tmp_path):
 @pytest.mark.parametrize("name", representatives())
 def test_zoo_genotypes_compile_without_graph_breaks(name):
     """Dynamo captures each network whole (fullgraph) and AOT autograd runs it; inductor's codegen is torch's own."""
-    model = archspace.build(zoo_genotype(name)).eval()
-    x = torch.randn(1, 3, 224, 224)
+    genotype = zoo_genotype(name)
+    model = archspace.build(genotype).eval()
+    x = torch.randn(1, genotype.in_chans, genotype.image_size, genotype.image_size)
     with torch.no_grad():
         assert torch.allclose(torch.compile(model, fullgraph=True, backend="aot_eager")(x), model(x), atol=1e-4)
 
