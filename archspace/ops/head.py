@@ -73,7 +73,7 @@ class EmbeddingHead(MapSized, nn.Module):
 
 
 class GDCEmbedding(nn.Module):
-    """MobileFaceNet embedding (Chen et al. 2018 §3.2, Table 1): 1x1 conv-BN-act, linear GDConv (depthwise, kernel = map) + BN, linear + BN."""
+    """MobileFaceNet embedding (Chen et al. 2018 §3.2 Eq. 1, Table 1): 1x1 conv-BN-act, linear GDConv (depthwise, kernel = map) + BN, linear + BN."""
 
     def __init__(self, spec: GDCHead, x: Shape):
         super().__init__()
@@ -90,7 +90,7 @@ class GDCEmbedding(nn.Module):
 
 
 class FlatEmbedding(nn.Module):
-    """Face-ResNet embedding, ArcFace output option E: BN2d, dropout, FC over the flattened C*H*W map (a conv whose kernel is the map), BN1d."""
+    """Face-ResNet embedding, output option E of ArcFace (Deng et al. 2019): BN2d, dropout, FC over the flattened C*H*W map (a conv whose kernel is the map), BN1d."""
 
     def __init__(self, spec: FlatEmbeddingHead, x: Shape):
         super().__init__()

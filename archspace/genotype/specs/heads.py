@@ -40,7 +40,7 @@ class GDCHead(Spec):
 
 
 class FlatEmbeddingHead(Spec):
-    """Face-ResNet embedding ("E" output, ArcFace §3.2.2 / InsightFace): BN, dropout, FC over the flattened final map
+    """Face-ResNet embedding (output option E of ArcFace, Deng et al. 2019; InsightFace): BN, dropout, FC over the flattened final map
     (C*H*W -> `embedding_size`, as a conv whose kernel is the whole map), BN; num_classes > 0 adds a classifier."""
 
     kind: Literal["flat_embedding"] = "flat_embedding"
