@@ -10,13 +10,13 @@ from archspace.errors import ArchspaceError
 
 
 def _fmt_params(n: int) -> str:
-    """Millions of parameters, three significant digits below 1M (MobileFaceNet-SCSC's 0.848M)."""
-    return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e6:.3g}M"
+    """Millions of parameters, three decimals below 1M (MobileFaceNet-SCSC's 0.848M)."""
+    return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e6:.3f}M"
 
 
 def _fmt_flops(n: int) -> str:
-    """Giga multiply-adds, three significant digits below 1G (the face models' 0.146G-0.33G)."""
-    return f"{n / 1e9:.2f}G" if n >= 1e9 else f"{n / 1e9:.3g}G"
+    """Giga multiply-adds, three decimals below 1G (the face models' 0.146G-0.33G)."""
+    return f"{n / 1e9:.2f}G" if n >= 1e9 else f"{n / 1e9:.3f}G"
 
 
 def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
