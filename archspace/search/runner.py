@@ -338,7 +338,7 @@ class Supervisor:
 
         self.run, self.cfg, self.study, self.target, self.timeout = run, cfg, study, target, timeout
         self.workers = workers
-        self.threads = max(1, (os.cpu_count() or 1) // workers)
+        self.threads = max(1, len(os.sched_getaffinity(0)) // workers)  # the cores this process may use (taskset, cgroups)
         self.mp = mp.get_context("spawn")
         self.procs: list[Any] = []
         self.respawns = 0
