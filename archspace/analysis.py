@@ -130,7 +130,12 @@ def gene_groups(values: pd.Series) -> tuple[str, pd.Series]:
         labels = q.map(lambda iv: f"{max(iv.left, low):.4g}..{iv.right:.4g}").astype(str)
         return "numeric", labels.reindex(values.index)
     kind = "numeric" if len(present) and numeric.notna().all() else "categorical"
-    return kind, values.map(lambda v: None if pd.isna(v) else str(v))
+    return kind, values.map(lambda v: None if pd.isna(v) else _value_text(v))
+
+
+def _value_text(value) -> str:
+    """A gene value as written in the space: 3, not the 3.0 a column with missing values holds."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def membership_columns(values: pd.Series) -> dict[str, pd.Series]:

@@ -64,6 +64,27 @@ def _write_html(fig, path: Path) -> Path:
     return path
 
 
+LABEL_OFFSETS = ((6, 4), (6, -11), (-6, 4), (-6, -11), (6, 14), (6, -21), (-6, 14), (-6, -21), (6, 24), (6, -31))
+
+
+def _label_points(ax, points: list[tuple[str, float, float]]) -> None:
+    """Name each point, trying offsets around it until the label overlaps no label placed before and stays inside the axes."""
+    renderer = ax.figure.canvas.get_renderer()
+    inside = ax.get_window_extent(renderer)
+    placed: list = []
+    for name, x, y in points:
+        for dx, dy in LABEL_OFFSETS:
+            text = ax.annotate(name, (x, y), textcoords="offset points", xytext=(dx, dy), ha="left" if dx > 0 else "right",
+                               fontsize=8, color=PUBLISHED_COLOUR, bbox=dict(boxstyle="round,pad=0.15", fc="white", alpha=0.75, lw=0))
+            box = text.get_window_extent(renderer)
+            fits = inside.x0 <= box.x0 and box.x1 <= inside.x1 and inside.y0 <= box.y0 and box.y1 <= inside.y1
+            if fits and not any(box.overlaps(other) for other in placed):
+                break
+            if (dx, dy) != LABEL_OFFSETS[-1]:
+                text.remove()
+        placed.append(box)
+
+
 def front_plots(out_dir: Path, trials: pd.DataFrame, front: pd.DataFrame, knee: pd.Series | None, published: pd.DataFrame,
                 objectives: Sequence[tuple[str, bool]], axes: dict[str, Axis], counts: dict[str, int], title: str,
                 budgets: dict[str, float] | None = None) -> list[Path]:
@@ -124,9 +145,6 @@ def front_plots(out_dir: Path, trials: pd.DataFrame, front: pd.DataFrame, knee: 
         if not pub.empty:
             ax.scatter(pub[xn] * xa.scale, pub[yn] * ya.scale, c=PUBLISHED_COLOUR, marker="*", s=150, edgecolors="black", lw=0.5, zorder=5,
                        label="published, measured here")
-            for i, (_, p) in enumerate(pub.sort_values(xn).iterrows()):  # labels alternate above/below so neighbours do not collide
-                ax.annotate(p["name"], (p[xn] * xa.scale, p[yn] * ya.scale), textcoords="offset points", xytext=(6, 4 if i % 2 == 0 else -11), fontsize=8,
-                            color=PUBLISHED_COLOUR, bbox=dict(boxstyle="round,pad=0.15", fc="white", alpha=0.75, lw=0))
             pfig.add_trace(go.Scatter(x=pub[xn] * xa.scale, y=pub[yn] * ya.scale, mode="markers+text", text=pub["name"], textposition="top right",
                                       name="published, measured here", legendgroup="published", showlegend="published" not in legend_done,
                                       marker=dict(symbol="star", size=14, color=PUBLISHED_COLOUR, line=dict(width=1, color="black"))),
@@ -142,6 +160,9 @@ def front_plots(out_dir: Path, trials: pd.DataFrame, front: pd.DataFrame, knee: 
         ax.set_xlabel(xa.label)
         ax.set_ylabel(ya.label)
         ax.grid(alpha=0.3)
+        if not pub.empty:  # after everything that can move the axis limits
+            ax.autoscale_view()
+            _label_points(ax, [(p["name"], p[xn] * xa.scale, p[yn] * ya.scale) for _, p in pub.sort_values(xn).iterrows()])
         pfig.update_xaxes(title_text=xa.label, row=r, col=c)
         pfig.update_yaxes(title_text=ya.label, row=r, col=c)
     for k in range(len(pairs), rows * cols):
