@@ -70,7 +70,7 @@ def owners_gone(out: Path, timeout: float = 10) -> bool:
 def check_resumed(out: Path, trials: int, kept: list[pd.DataFrame]) -> pd.DataFrame:
     df = pd.read_csv(out / "trials.csv", dtype={"genotype_id": str})
     assert df["number"].is_unique
-    interrupted = df["error"].fillna("").str.startswith("interrupted")
+    interrupted = df["error"].astype("string").fillna("").str.startswith("interrupted")
     assert (df.loc[interrupted, "state"] == "FAIL").all()
     assert len(df[~interrupted]) == trials and set(df["state"]) <= {"COMPLETE", "INFEASIBLE", "FAIL"}
     for before in kept:  # every trial finished before a kill is still there, unchanged
