@@ -5,7 +5,7 @@
 
 Networks come from the preset space (archspace.cost.random.preset_genotypes, 64 px): a fixed
 skeleton whose stages pick a depth, a downsample layer and one (block, mixer, FFN) preset per
-registered mixer kind. The table (units + fitted overhead) is built on the training networks, or
+registered mixer kind. The table (units + fitted overhead, its ridge chosen by leave-one-out) is built on the training networks, or
 reused with --table; units of held-out networks missing from it are measured (units, never whole
 held-out networks). Every unit and network is measured in --rounds interleaved passes keeping its
 minimum (other processes only add time). Held-out networks are measured in two independent series:
@@ -57,7 +57,8 @@ def main() -> None:
     start = time.perf_counter()
     table = build_table(train, settings, table_path, progress=True, rounds=args.rounds)
     print(f"table: {len(table.entries)} units, fitted on {table.fitted_on} networks ({time.perf_counter() - start:.0f} s); "
-          f"intercept {table.beta:.3f} ms; scales " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(table.scales.items())))
+          (f"ridge {table.ridge:g} (leave-one-out); " if table.ridge is not None else "plain sum of units (no fit beat it leave-one-out); ")
+          + f"intercept {table.beta:.3f} ms; scales " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(table.scales.items())))
     print(f"device: {fingerprint_text(table.fingerprint)}")
 
     missing = len(table.missing(test))

@@ -16,8 +16,10 @@ from archspace.cost.latency import (
     measure_module,
 )
 from archspace.cost.predictor import (
+    RIDGES,
     LatencyTable,
     build_table,
+    choose_ridge,
     fit_overhead,
     spearman,
     units,
@@ -112,6 +114,28 @@ def test_missing_unit_is_an_error_unless_measured(tmp_path):
     with pytest.raises(ArchspaceError, match="not in the latency table"):
         table.predict(g)
     assert table.predict(g, measure_missing=True) > 0
+
+
+def test_choose_ridge_keeps_the_plain_sum_when_units_add_up_and_fits_a_real_overhead():
+    import random
+
+    rng = random.Random(0)
+    features = [{"block:a": rng.uniform(1, 5), "block:b": rng.uniform(0, 3), "other": rng.uniform(0.5, 2)} for _ in range(30)]
+    assert choose_ridge(features, [sum(f.values()) for f in features]) is None  # nothing to fit: no scales, no intercept
+    law = [1.6 * f["block:a"] + 0.7 * f["block:b"] + f["other"] + 0.4 for f in features]  # a real per-kind overhead
+    ridge = choose_ridge(features, law)
+    assert ridge == min(RIDGES)
+    scales, beta = fit_overhead(features, law, ridge)
+    assert scales["block:a"] == pytest.approx(1.6, rel=0.02) and beta == pytest.approx(0.4, rel=0.15)
+
+
+def test_fitted_table_records_the_ridge_choice(tmp_path):
+    table = LatencyTable(FAST, tmp_path / "t.json")
+    genotypes = preset_genotypes(4, seed=3)
+    table.measure_units(genotypes)
+    table.fit(genotypes, [table.unit_sum(g) for g in genotypes])  # exactly the sum of units: nothing to fit
+    assert table.ridge is None and set(table.scales.values()) == {1.0} and table.beta == 0.0
+    assert LatencyTable(FAST, tmp_path / "t.json").ridge is None
 
 
 def test_fit_overhead_recovers_a_linear_law_and_spearman():

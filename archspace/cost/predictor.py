@@ -11,7 +11,9 @@ prediction = sum over groups of scale[group] * (sum of the group's unit entries)
 being the blocks of each mixer kind and everything else; the scales and beta are fitted on measured
 training networks by least squares on relative error, with a ridge pulling each scale towards 1
 (they absorb the overhead between units and the cache effects a unit timed alone does not see,
-which differ between op kinds).
+which differ between op kinds). The ridge is chosen by leave-one-out error on the training networks,
+and where no fit beats the plain sum of unit entries the table keeps the plain sum (scales 1, beta 0):
+with noisy measurements a dozen free scales can fit the noise.
 
 Tables are JSON files under `<cache dir>/latency/`, one per device fingerprint, settings and op
 source (`code_digest`); a build saves after every unit, so an interrupted build resumes where it stopped.
@@ -39,6 +41,7 @@ from archspace.cost.latency import (
 from archspace.errors import ArchspaceError
 
 RIDGE = 0.1
+RIDGES = (0.01, 0.1, 1.0, 10.0, 100.0)  # candidates for the leave-one-out choice
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,30 @@ def fit_overhead(features: list[dict[str, float]], measured: list[float], ridge:
     return dict(zip(groups, solution[:-1].tolist())), float(solution[-1])
 
 
+def _relative_error(scales: dict[str, float], beta: float, features: dict[str, float], measured: float) -> float:
+    return abs(sum(scales.get(k, 1.0) * v for k, v in features.items()) + beta - measured) / measured
+
+
+def choose_ridge(features: list[dict[str, float]], measured: list[float], ridges: Iterable[float] = RIDGES) -> float | None:
+    """The ridge whose fit best predicts each training network left out (mean absolute relative error), or None
+    when the plain sum of unit entries (scales 1, no intercept; nothing fitted) does at least as well."""
+    n = len(measured)
+    if n < 4:
+        return RIDGE
+    plain = sum(_relative_error({}, 0.0, f, m) for f, m in zip(features, measured)) / n
+
+    def left_out_error(ridge: float) -> float:
+        total = 0.0
+        for i in range(n):
+            scales, beta = fit_overhead(features[:i] + features[i + 1:], measured[:i] + measured[i + 1:], ridge)
+            total += _relative_error(scales, beta, features[i], measured[i])
+        return total / n
+
+    errors = {ridge: left_out_error(ridge) for ridge in ridges}
+    best = min(errors, key=errors.get)
+    return None if plain <= errors[best] + 1e-12 else best
+
+
 def _finite(value: Any) -> float:
     out = float(value)
     if not math.isfinite(out):
@@ -129,8 +156,8 @@ def _finite(value: Any) -> float:
     return out
 
 
-def _read_table(path: Path) -> tuple[dict[str, float], dict[str, float], float, int]:
-    """Entries, scales, beta and fitted_on of a saved table; ValueError/TypeError when it is not one."""
+def _read_table(path: Path) -> tuple[dict[str, float], dict[str, float], float, int, float | None]:
+    """Entries, scales, beta, fitted_on and ridge of a saved table; ValueError/TypeError when it is not one."""
     data = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")
@@ -139,7 +166,8 @@ def _read_table(path: Path) -> tuple[dict[str, float], dict[str, float], float, 
     fitted_on = data.get("fitted_on", 0)
     if not isinstance(fitted_on, int):
         raise ValueError(f"fitted_on is {fitted_on!r}")
-    return entries, scales, _finite(data.get("beta", 0.0)), fitted_on
+    ridge = data.get("ridge", RIDGE)
+    return entries, scales, _finite(data.get("beta", 0.0)), fitted_on, None if ridge is None else _finite(ridge)
 
 
 class LatencyTable:
@@ -158,16 +186,17 @@ class LatencyTable:
         self.entries: dict[str, float] = {}
         self.scales: dict[str, float] = {}
         self.beta, self.fitted_on = 0.0, 0
+        self.ridge: float | None = RIDGE  # None: the plain sum of unit entries won the leave-one-out choice
         if self.path.is_file():
             try:
-                self.entries, self.scales, self.beta, self.fitted_on = _read_table(self.path)
+                self.entries, self.scales, self.beta, self.fitted_on, self.ridge = _read_table(self.path)
             except (OSError, ValueError, TypeError, AttributeError) as err:  # a torn or edited file: rebuild it
                 set_aside(self.path, str(err).splitlines()[0] if str(err) else type(err).__name__)
 
     def save(self) -> None:
         """Write the table atomically (tmp file + rename)."""
         data = {"fingerprint": self.fingerprint, "settings": self.settings.key(), "entries": self.entries,
-                "scales": self.scales, "beta": self.beta, "fitted_on": self.fitted_on}
+                "scales": self.scales, "beta": self.beta, "fitted_on": self.fitted_on, "ridge": self.ridge}
         write_json(self.path, data)
 
     def missing(self, genotypes: Iterable) -> list[Unit]:
@@ -216,8 +245,13 @@ class LatencyTable:
         return sum(self.group_sums(genotype).values())
 
     def fit(self, genotypes: list, measured_ms: list[float]) -> None:
-        """Fit the group scales and the intercept on measured networks, and save."""
-        self.scales, self.beta = fit_overhead([self.group_sums(g) for g in genotypes], measured_ms)
+        """Fit the group scales and the intercept on measured networks (ridge chosen by leave-one-out), and save."""
+        features = [self.group_sums(g) for g in genotypes]
+        self.ridge = choose_ridge(features, list(measured_ms))
+        if self.ridge is None:
+            self.scales, self.beta = dict.fromkeys(sorted({k for f in features for k in f}), 1.0), 0.0
+        else:
+            self.scales, self.beta = fit_overhead(features, list(measured_ms), self.ridge)
         self.fitted_on = len(genotypes)
         self.save()
 
