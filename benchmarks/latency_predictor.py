@@ -57,7 +57,7 @@ def main() -> None:
     start = time.perf_counter()
     table = build_table(train, settings, table_path, progress=True, rounds=args.rounds)
     print(f"table: {len(table.entries)} units, fitted on {table.fitted_on} networks ({time.perf_counter() - start:.0f} s); "
-          (f"ridge {table.ridge:g} (leave-one-out); " if table.ridge is not None else "plain sum of units (no fit beat it leave-one-out); ")
+          + (f"ridge {table.ridge:g} (leave-one-out); " if table.ridge is not None else "plain sum of units (no fit beat it leave-one-out); ")
           + f"intercept {table.beta:.3f} ms; scales " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(table.scales.items())))
     print(f"device: {fingerprint_text(table.fingerprint)}")
 
