@@ -80,6 +80,7 @@ def test_zoo_genotypes_export_within_1e4(name, tmp_path):
 @pytest.mark.parametrize("name", representatives())
 def test_zoo_genotypes_compile_without_graph_breaks(name):
     """Dynamo captures each network whole (fullgraph) and AOT autograd runs it; inductor's codegen is torch's own."""
+    torch._dynamo.reset()  # each network compiles from scratch: recompiles of the shared forward must not pile up across tests
     genotype = zoo_genotype(name)
     model = archspace.build(genotype).eval()
     x = torch.randn(1, genotype.in_chans, genotype.image_size, genotype.image_size)
