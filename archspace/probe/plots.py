@@ -95,41 +95,37 @@ def invariance_png(results: Sequence[ModelProbe], path: Path) -> None:
     plt.close(fig)
 
 
-def fgsm_png(results: Sequence[ModelProbe], path: Path) -> None:
+def _grouped_bars(path: Path, labels: list[str], series: list[tuple[str, list[float]]], size: tuple[float, float],
+                  xlabel: str | None, ylabel: str, title: str) -> None:
+    """One group of bars per label, one bar per model in each group."""
     plt = _pyplot()
-    rows = [r for r in results if r.fgsm]
-    eps = sorted({e for r in rows for e in r.fgsm.adversarial})
-    labels = ["clean", *(eps_name(e) for e in eps)]
-    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(labels) * max(1, len(rows)) / 3, 3.8))
-    width = 0.8 / len(rows)
-    for k, r in enumerate(rows):
-        values = [r.fgsm.clean, *(r.fgsm.adversarial.get(e, 0.0) for e in eps)]
-        ax.bar([i + k * width for i in range(len(labels))], values, width, label=r.model)
+    fig, ax = plt.subplots(figsize=(size[0] + size[1] * len(labels) * max(1, len(series)) / 3, 3.8))
+    width = 0.8 / len(series)
+    for k, (model, values) in enumerate(series):
+        ax.bar([i + k * width for i in range(len(labels))], values, width, label=model)
     ax.set_xticks([i + 0.4 - width / 2 for i in range(len(labels))], labels)
-    ax.set_xlabel("epsilon")
-    ax.set_ylabel("accuracy")
-    ax.set_title("FGSM robustness")
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def fgsm_png(results: Sequence[ModelProbe], path: Path) -> None:
+    rows = [r for r in results if r.fgsm]
+    eps = sorted({e for r in rows for e in r.fgsm.adversarial})
+    series = [(r.model, [r.fgsm.clean, *(r.fgsm.adversarial.get(e, 0.0) for e in eps)]) for r in rows]
+    _grouped_bars(path, ["clean", *(eps_name(e) for e in eps)], series, (1.2, 1.1), "epsilon", "accuracy", "FGSM robustness")
 
 
 def throughput_png(results: Sequence[ModelProbe], path: Path) -> None:
-    plt = _pyplot()
     rows = [r for r in results if r.throughput]
-    pairs = [(p.resolution, p.batch) for p in rows[0].throughput]
-    fig, ax = plt.subplots(figsize=(1.5 + 1.4 * len(pairs) * max(1, len(rows)) / 3, 3.8))
-    width = 0.8 / len(rows)
-    for k, r in enumerate(rows):
-        ax.bar([i + k * width for i in range(len(pairs))], [p.images_per_s or 0.0 for p in r.throughput], width, label=r.model)
-    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(pairs))], [f"{res}px x{b}" for res, b in pairs])
-    ax.set_ylabel("images / s")
-    ax.set_title("Throughput (0 = skipped)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    labels = [f"{p.resolution}px x{p.batch}" for p in rows[0].throughput]
+    series = [(r.model, [p.images_per_s or 0.0 for p in r.throughput]) for r in rows]
+    _grouped_bars(path, labels, series, (1.5, 1.4), None, "images / s", "Throughput (0 = skipped)")
 
 
 def write_plots(results: Sequence[ModelProbe], out: Path) -> list[str]:
