@@ -258,3 +258,14 @@ def test_erf_of_a_network_has_a_map_per_stage_and_is_deterministic(small_net):
     assert [s.stage for s in first] == [1, 2, 3, 4] and all(s.map.shape == (32, 32) for s in first)
     assert all(torch.allclose(a.map, b.map, rtol=1e-5) and a.sides == b.sides for a, b in zip(first, again))
     assert [s.erf50 for s in first] == sorted(s.erf50 for s in first)  # near-identity blocks: the stride-2 skeleton grows it
+
+
+def test_cli_without_out_says_no_plots_were_written(capsys):
+    args = ["probe", "u_dwconv_micro", "--image-size", "32", "--images", "4", "--erf"]
+    assert main(args) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1].startswith("no plots written") and "--out DIR" in out[-1]
+    assert main([*args, "--json"]) == 0
+    captured = capsys.readouterr()
+    json.loads(captured.out)  # stdout stays the JSON alone
+    assert "no plots written" in captured.err and "--out DIR" in captured.err

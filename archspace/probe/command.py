@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from archspace.errors import ArchspaceError
+
+NO_PLOTS = "no plots written (ERF maps, invariance curves, FGSM bars); add --out DIR to write them with probe.json and summary.md"
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
@@ -24,7 +27,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
     p.add_argument("--pairs", default=None, help="throughput RESOLUTION:BATCH list (default 256:128,512:32,1024:12 on cuda, 224:4,448:1 on cpu)")
     p.add_argument("--json", action="store_true", help="print every figure as one JSON object")
-    p.add_argument("--out", default=None, metavar="DIR", help="write probe.json, summary.md and the PNG plots here")
+    p.add_argument("--out", default=None, metavar="DIR", help="write probe.json, summary.md and the PNG plots here (without it, only the tables are printed)")
 
 
 def _check_inputs(args: argparse.Namespace) -> None:
@@ -80,4 +83,6 @@ def run(args: argparse.Namespace) -> int:
         print_tables(results)
         if args.out:
             print(f"wrote {args.out}/summary.md, probe.json and the plots")
+    if not args.out:
+        print(NO_PLOTS, file=sys.stderr if args.json else sys.stdout)
     return 0
