@@ -181,14 +181,18 @@ def split_trials(trials: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 
 def score_label(run) -> str:
-    """The score axis in words: accuracy for a training evaluator, the proxy's name for a zero-cost proxy."""
+    """The score axis in words, as the run's evaluator names it (e.g. top-1 accuracy, the proxy's name)."""
     cfg = run_config(run)
-    ev = cfg.get("evaluator") or {}
+    ev = _evaluator(run)
     data = run.meta.get("eval") or {}
     where = f" on {data.get('dataset', cfg.get('data', {}).get('name', 'the data'))} at {data.get('image_size', '?')} px"
-    if ev.get("kind") == "train":
-        return f"top-1 accuracy{where} (%)"
-    return f"{ev.get('proxy', ev.get('kind', 'evaluator'))} score{where} (higher is better)"
+    return f"{ev.score_name}{where} " + ("(%)" if ev.score_is_accuracy else "(higher is better)")
+
+
+def _evaluator(run):
+    from archspace.evaluate.registry import make_evaluator
+
+    return make_evaluator(run.config.evaluator)
 
 
 def run_config(run) -> dict:
@@ -197,7 +201,7 @@ def run_config(run) -> dict:
 
 
 def score_is_accuracy(run) -> bool:
-    return (run_config(run).get("evaluator") or {}).get("kind") == "train"
+    return _evaluator(run).score_is_accuracy
 
 
 def target_size(run, trials: pd.DataFrame) -> int | None:

@@ -1,2 +1,3 @@
-"""Evaluating candidates: data (`data`), zero-cost proxies (`proxies`), short training (`training`),
-extra objectives (`metrics`) and the evaluator the search calls (`evaluator.make_evaluator`)."""
+"""Evaluating candidates: data (`data`), zero-cost proxies (`proxies`), short training (`training`), extra
+objectives (`metrics`), and the evaluator kinds the search calls, one module each (`proxy`, `train`, ...)
+behind one protocol and registry (`registry.make_evaluator`; how to add a kind: `registry`'s docstring)."""

@@ -1,6 +1,7 @@
-"""Evaluators: a genotype (already adapted to the data) -> {"score": higher is better, ...}.
+"""What the evaluators that build and score a network share: device and data checks, seeded batches, extra metrics.
 
-`make_evaluator(cfg)` takes the search config's `evaluator:` block:
+The kinds themselves live in their own modules (`proxy`, `train`, ...) and are made through the
+registry: `make_evaluator(cfg)` (re-exported here) takes the search config's `evaluator:` block:
   {kind: proxy, proxy: synflow, batch_size: 64, batches: 1, metrics: [naswot]}
   {kind: train, epochs: 3, lr: 0.002, ..., metrics: []}      (TrainConfig fields)
 """
@@ -9,69 +10,35 @@ from __future__ import annotations
 import copy
 import math
 import time
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, field_validator
 from torch import nn
 from torch.utils.data import DataLoader
 
 from archspace.errors import ArchspaceError
-from archspace.evaluate.config import validate
 from archspace.evaluate.data import DataBundle
 from archspace.evaluate.metrics import MetricContext, get_metric, unknown_metric
-from archspace.evaluate.proxies import PROXIES, Batch, get_proxy, unknown_proxy
+from archspace.evaluate.proxies import Batch
+from archspace.evaluate.registry import BaseEvaluator, Report, make_evaluator
 from archspace.evaluate.seeding import seeded
-from archspace.evaluate.training import Report, TrainConfig, train
 
 
-def _check_metric_names(names: tuple[str, ...]) -> tuple[str, ...]:
-    for name in names:
-        if reason := unknown_metric(name):
-            raise ValueError(reason)
-    if len(set(names)) != len(names):
-        raise ValueError("a metric is listed twice")
-    return names
+class WithMetrics(BaseModel):
+    """Config mixin: extra metrics (archspace.evaluate.metrics) computed on the scored model and data."""
 
-
-class ProxyEvaluatorConfig(BaseModel):
-    """Score = one zero-cost proxy of the initialised network on `batches` seeded batches of the training data."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: Literal["proxy"] = "proxy"
-    proxy: str = "synflow"
-    batch_size: int = Field(64, ge=2)
-    batches: int = Field(1, ge=1)
-    metrics: tuple[str, ...] = ()
-
-    @field_validator("proxy")
-    @classmethod
-    def _known_proxy(cls, value: str) -> str:
-        if value not in PROXIES:
-            raise ValueError(unknown_proxy(value))
-        return value
-
-    @field_validator("metrics")
-    @classmethod
-    def _known_metrics(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return _check_metric_names(value)
-
-
-class TrainEvaluatorConfig(TrainConfig):
-    """Score = validation accuracy (fraction) after a short training (see TrainConfig)."""
-
-    kind: Literal["train"] = "train"
-    metric_batches: int = Field(1, ge=1, description="training batches the metrics see")
     metrics: tuple[str, ...] = ()
 
     @field_validator("metrics")
     @classmethod
-    def _known_metrics(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return _check_metric_names(value)
-
-
-KINDS = ("proxy", "train")
+    def _known_metrics(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        for name in names:
+            if reason := unknown_metric(name):
+                raise ValueError(reason)
+        if len(set(names)) != len(names):
+            raise ValueError("a metric is listed twice")
+        return names
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -109,21 +76,24 @@ def first_batches(bundle: DataBundle, batch_size: int, n: int, seed: int, device
     return batches
 
 
-def _finite(name: str, value: float) -> float:
+def finite(name: str, value: float) -> float:
+    """`value`, or one line naming it when it is NaN or infinite."""
     if not math.isfinite(value):
         raise ArchspaceError(f"{name}: the value is {value} (not finite) for this network")
     return value
 
 
-class Evaluator:
-    """Builds the seeded network, computes the score and the configured metrics."""
+class BuildingEvaluator(BaseEvaluator):
+    """An evaluator that builds the seeded network, scores it (`score`) and adds the configured metrics."""
 
-    def __init__(self, cfg: ProxyEvaluatorConfig | TrainEvaluatorConfig):
-        self.cfg = cfg
+    def prepare(self, bundle: DataBundle, seed: int, device: torch.device) -> Any:
+        """Drawn inside the seeded block that builds the model (e.g. the proxy's batches); default nothing."""
+        return None
 
-    @property
-    def kind(self) -> str:
-        return self.cfg.kind
+    def score(self, model: nn.Module, bundle: DataBundle, prepared: Any, seed: int, device: torch.device,
+              report: Report | None) -> tuple[dict[str, float], list[Batch]]:
+        """The result with its "score", and the batches the metrics see."""
+        raise NotImplementedError
 
     def evaluate(
         self, genotype, bundle: DataBundle, seed: int = 0, device: str | torch.device = "cpu", report: Report | None = None
@@ -136,36 +106,14 @@ class Evaluator:
         start = time.perf_counter()
         with seeded(seed):  # augmenting transforms draw from the global generators too
             model = build(genotype).to(dev)
-            if isinstance(self.cfg, ProxyEvaluatorConfig):
-                batches = first_batches(bundle, self.cfg.batch_size, self.cfg.batches, seed, dev)
-        if isinstance(self.cfg, ProxyEvaluatorConfig):
-            result = self._proxy(model, batches, seed)
-        else:
-            with seeded(seed):
-                result = train(model, bundle, self.cfg, dev, seed=seed, report=report)
-                batches = first_batches(bundle, self.cfg.batch_size, self.cfg.metric_batches, seed, dev) if self.cfg.metrics else []
+            prepared = self.prepare(bundle, seed, dev)
+        result, batches = self.score(model, bundle, prepared, seed, dev, report)
         for name in self.cfg.metrics:
-            result[name] = self._metric(name, model, bundle, batches, dev, seed)
+            with seeded(seed):
+                ctx = MetricContext(copy.deepcopy(model), bundle, batches, dev, seed)
+                result[name] = finite(f"metric {name}", get_metric(name)(ctx))
         result["eval_seconds"] = time.perf_counter() - start
         return result
 
-    def _proxy(self, model: nn.Module, batches: list[Batch], seed: int) -> dict[str, float]:
-        name = self.cfg.proxy
-        with seeded(seed):
-            value = _finite(f"proxy {name}", get_proxy(name)(copy.deepcopy(model), batches))
-        return {"score": value, name: value}
 
-    def _metric(self, name: str, model: nn.Module, bundle: DataBundle, batches: list[Batch], dev: torch.device, seed: int) -> float:
-        with seeded(seed):
-            ctx = MetricContext(copy.deepcopy(model), bundle, batches, dev, seed)
-            return _finite(f"metric {name}", get_metric(name)(ctx))
-
-
-def make_evaluator(cfg: dict[str, Any] | None = None) -> Evaluator:
-    """An evaluator from the `evaluator:` block (default: the synflow proxy); bad fields raise one-line errors."""
-    cfg = dict(cfg or {})
-    kind = cfg.setdefault("kind", "proxy")
-    if kind not in KINDS:
-        raise ArchspaceError(f"evaluator.kind: unknown kind {kind!r}; known kinds: {', '.join(KINDS)}")
-    model = ProxyEvaluatorConfig if kind == "proxy" else TrainEvaluatorConfig
-    return Evaluator(validate(model, cfg, "evaluator"))
+__all__ = ["BuildingEvaluator", "WithMetrics", "check_fits", "finite", "first_batches", "make_evaluator", "resolve_device"]

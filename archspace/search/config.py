@@ -132,7 +132,7 @@ class SearchConfig(_Block):
     target: Target = Field(default_factory=Target)
     budgets: Budgets = Field(default_factory=Budgets)
     objectives: tuple[Objective, ...] = Field(min_length=1)
-    evaluator: dict[str, Any] = Field(default_factory=lambda: {"kind": "proxy", "proxy": "synflow"})
+    evaluator: dict[str, Any] = Field(default_factory=lambda: {"kind": "proxy", "proxy": "synflow"}, validate_default=True)
     data: dict[str, Any] = Field(default_factory=lambda: {"name": "digits", "image_size": 32})
     sampler: Sampler = Field(default_factory=Sampler)
     trials: int = Field(20, ge=1)
@@ -157,17 +157,32 @@ class SearchConfig(_Block):
                 raise ValueError(f"{sorted(dup)[0]!r} is listed twice")
         return value
 
-    @model_validator(mode="after")
-    def _metrics_for_objectives(self) -> "SearchConfig":
+    @model_validator(mode="before")
+    @classmethod
+    def _metrics_for_objectives(cls, data: Any) -> Any:
         """An objective that is an evaluator metric is added to the evaluator's `metrics` (computed with the score)."""
-        wanted = [o.name for o in self.objectives if o.is_metric]
-        have = self.evaluator.get("metrics") or []
-        if not isinstance(have, (list, tuple)):
-            return self  # the evaluator's own validation names the bad field
+        objectives = data.get("objectives") if isinstance(data, dict) else None
+        objectives = [objectives] if isinstance(objectives, (str, dict)) else objectives
+        if not isinstance(objectives, list):
+            return data
+        wanted = [o.get("name") if isinstance(o, dict) else o for o in objectives]
+        from archspace.evaluate.metrics import unknown_metric
+
+        wanted = [n for n in wanted if isinstance(n, str) and n not in OBJECTIVES and not unknown_metric(n)]
+        ev = data.get("evaluator", {"kind": "proxy", "proxy": "synflow"})
+        have = ev.get("metrics") or [] if isinstance(ev, dict) else None
+        if not wanted or not isinstance(have, (list, tuple)):
+            return data  # the evaluator's own validation names a bad field
         missing = [n for n in wanted if n not in have]
-        if missing:
-            object.__setattr__(self, "evaluator", {**self.evaluator, "metrics": [*have, *missing]})
-        return self
+        return {**data, "evaluator": {**ev, "metrics": [*have, *missing]}} if missing else data
+
+    @field_validator("evaluator", mode="before")
+    @classmethod
+    def _evaluator(cls, value: Any) -> dict[str, Any]:
+        """Validated by its kind's config class (archspace.evaluate.registry); kept as that config's plain dump."""
+        from archspace.evaluate.registry import evaluator_config
+
+        return evaluator_config(value).model_dump(mode="json")
 
     @field_validator("sampler", mode="before")
     @classmethod
@@ -227,6 +242,8 @@ def config_from_dict(data: Any, base: Path | None = None, where: str = "") -> Se
         cfg = SearchConfig.model_validate(data)
     except ValidationError as err:
         raise _one_line(err, prefix) from None
+    except ArchspaceError as err:  # raised by a block's own validation (the evaluator's), already naming its field
+        raise ArchspaceError(f"{prefix}{err}") from None
     space = Path(cfg.space)
     if base is not None and not space.is_absolute():
         space = (base / space).resolve()

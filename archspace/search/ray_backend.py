@@ -201,14 +201,14 @@ def ready_keys(result: dict) -> set[str]:
 
 
 def make_scheduler(cfg: SearchConfig):
-    """ASHA (on the score, per epoch) when the evaluator trains; no early stopping for a proxy."""
+    """ASHA (on the score, per epoch) when the evaluator reports per epoch; no early stopping otherwise."""
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
-    if cfg.evaluator.get("kind") != "train":
-        return FIFOScheduler()
-    from archspace.evaluate.evaluator import make_evaluator
+    from archspace.evaluate.registry import make_evaluator
 
-    epochs = int(make_evaluator(cfg.evaluator).cfg.epochs)
+    epochs = make_evaluator(cfg.evaluator).reported_epochs
+    if not epochs:
+        return FIFOScheduler()
     # one iteration per epoch plus the final report: max_t = epochs + 1 lets every surviving trial finish
     return ASHAScheduler(time_attr="training_iteration", metric="score", mode="max", max_t=epochs + 1, grace_period=1, reduction_factor=2)
 
@@ -229,14 +229,14 @@ def search_ray(cfg: SearchConfig, out: str | Path, storage: str | None = None, a
 
     out = Path(out)
     space = SearchSpace.from_file(cfg.space)
-    make_evaluator(cfg.evaluator)
+    reports = make_evaluator(cfg.evaluator).reported_epochs
     make_sampler(cfg, cfg.seed)
     gpus = (1.0 if cfg.device.startswith("cuda") else 0.0) if gpus_per_trial is None else float(gpus_per_trial)
     if gpus == 0 and cfg.device.startswith("cuda"):
         raise ArchspaceError(f"device {cfg.device}: under Ray a trial sees a GPU only with --gpus-per-trial > 0")
     if cfg.pruner != "none" and not quiet:
         print(f"pruner: {cfg.pruner} is an Optuna pruner and does not run under Ray; "
-              f"{'ASHA stops trials early' if cfg.evaluator.get('kind') == 'train' else 'a proxy has no epochs to stop'}",
+              f"{'ASHA stops trials early' if reports else 'the evaluator reports no epochs to stop at'}",
               file=sys.stderr)
     if quiet:
         os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's experiment table and hints, printed even at verbose=0
