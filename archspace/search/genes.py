@@ -18,6 +18,8 @@ from archspace.search import expr as expr_mod
 GENE_KEYS = ("choice", "int", "float", "subset", "expr")
 MODIFIERS = {"choice": {"tie"}, "int": {"tie", "step", "log"}, "float": {"tie", "step", "log"}, "subset": {"tie", "size"}, "expr": set()}
 MAX_SUBSETS = 4096
+MAX_CHOICES = 1024
+MAX_STEPS = 1e15
 
 
 class SpaceError(GenotypeError):
@@ -264,6 +266,8 @@ def _pair(value: Any, path: str, what: str, kind: type | tuple[type, ...]) -> tu
     if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, kind) and not isinstance(v, bool) for v in value)):
         raise SpaceError(path, f"{what} needs [low, high], got {value!r}")
     low, high = value
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise SpaceError(path, f"{what} bounds must be finite numbers, got [{low}, {high}]")
     if low > high:
         raise SpaceError(path, f"{what} range [{low}, {high}] is empty")
     return low, high
@@ -297,6 +301,8 @@ def parse_gene(node: dict[str, Any], path: str) -> Gene:
     if kind == "choice":
         if not isinstance(value, list) or not value:
             raise SpaceError(path, f"choice needs a non-empty list of options, got {value!r}")
+        if len(value) > MAX_CHOICES:
+            raise SpaceError(path, f"choice has {len(value):,} options (at most {MAX_CHOICES}); use an int or float range")
         labels = [option_label(o, i) for i, o in enumerate(value)]
         seen: set[str] = set()
         for label in labels:
@@ -324,6 +330,8 @@ def parse_gene(node: dict[str, Any], path: str) -> Gene:
             raise SpaceError(path, f"float step must be positive, got {step!r}")
         if step is not None:
             k = (high - low) / step
+            if not k <= MAX_STEPS:
+                raise SpaceError(path, f"float range [{low}, {high}] has more than {MAX_STEPS:.0e} steps of {step}; drop the step for a continuous range")
             if abs(k - round(k)) > 1e-9:
                 raise SpaceError(path, f"float range [{low}, {high}] is not a whole number of steps of {step}")
         if not isinstance(log, bool) or (log and (step is not None or low <= 0)):
@@ -338,9 +346,10 @@ def parse_gene(node: dict[str, Any], path: str) -> Gene:
         lo, hi = (size, size) if isinstance(size, int) and not isinstance(size, bool) else _pair(size, path, "subset size", int)
         if not 1 <= lo <= hi <= len(value):
             raise SpaceError(path, f"subset size {size!r} must lie within 1..{len(value)}")
+        members = sum(math.comb(len(value), n) for n in range(lo, hi + 1))
+        if members > MAX_SUBSETS:
+            raise SpaceError(path, f"subset has {members:,} members (more than {MAX_SUBSETS}); use a smaller set or size")
         labels = [compact(list(c)) for n in range(lo, hi + 1) for c in itertools.combinations(value, n)]
-        if len(labels) > MAX_SUBSETS:
-            raise SpaceError(path, f"subset has {len(labels)} members (more than {MAX_SUBSETS}); use a smaller set or size")
         return Subset(path, tie, items=value, sizes=(lo, hi), labels=labels)
     try:
         tree = expr_mod.parse_expr(value)

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
 
-import yaml
 from pydantic import BaseModel
 
+from archspace import safeload
 from archspace.errors import ArchspaceError, GenotypeError, join_path
 from archspace.genotype.io import PROVENANCE_FIELDS, canonical_dict, genotype_from_dict, load_genotype
 from archspace.genotype.schema import Genotype
@@ -54,6 +54,7 @@ __all__ = ["Gene", "GeneInfo", "InvalidSample", "SearchSpace", "SpaceError"]
 TOP_KEYS = ("name", "description", "anchors", "base", "each_stage", "genotype", "variants")
 TEMPLATE_KEYS = ("base", "each_stage", "genotype")
 VARIANT_PARAM = "variant"
+MAX_SPACE_BYTES = 2**20  # the shipped spaces are 2-3 KB
 _STAGE = re.compile(r"^stages\[(\d+)\]")
 
 
@@ -91,15 +92,24 @@ def _merge(base: Any, over: Any) -> Any:
     return out
 
 
-def _load_base(ref: Any, folder: Path) -> dict[str, Any]:
-    """A base genotype as a dict (defaults filled, provenance dropped): a zoo name or a genotype file."""
+def _load_base(ref: Any, folder: Path, source: str = "") -> dict[str, Any]:
+    """A base genotype as a dict (defaults filled, provenance dropped): a zoo name or a genotype file.
+
+    `source` is the space file being read: a base naming it, or any other space file, is refused as such."""
     if not isinstance(ref, str) or not ref:
         raise SpaceError("base", f"must be a zoo name or a genotype file, got {ref!r}")
     if ref.endswith((".json", ".yaml", ".yml")) or "/" in ref:
         path = Path(ref)
         if not path.is_absolute() and (folder / path).is_file():
             path = folder / path
-        genotype = load_genotype(path)
+        if source and path.is_file() and path.resolve() == Path(source).resolve():
+            raise SpaceError("base", f"{ref} is this search space file itself (a circular base); name a zoo model or a genotype file")
+        try:
+            genotype = load_genotype(path)
+        except GenotypeError:
+            if _is_space_file(path):
+                raise SpaceError("base", f"{ref} is a search space file, not a genotype; a base is a zoo model or a genotype file") from None
+            raise
     else:
         from archspace.zoo import zoo_genotype
 
@@ -113,7 +123,16 @@ def _load_base(ref: Any, folder: Path) -> dict[str, Any]:
     return data
 
 
-def _template(spec: dict[str, Any], folder: Path, where: str) -> dict[str, Any]:
+def _is_space_file(path: Path) -> bool:
+    """Whether a file that does not load as a genotype reads as a search space (it has a space's own keys)."""
+    try:
+        data = safeload.load_document(path, "genotype file")
+    except GenotypeError:
+        return False
+    return isinstance(data, dict) and any(key in data for key in ("base", "each_stage", "variants")) and "stem" not in data
+
+
+def _template(spec: dict[str, Any], folder: Path, where: str, source: str = "") -> dict[str, Any]:
     """The genotype template of one variant: base, then `each_stage` into every stage, then `genotype`."""
     for key in spec:
         if key not in TEMPLATE_KEYS:
@@ -122,7 +141,7 @@ def _template(spec: dict[str, Any], folder: Path, where: str) -> dict[str, Any]:
     if not isinstance(over, dict):
         raise SpaceError(join_path(where, "genotype"), "must be a mapping of genotype fields")
     try:
-        data = _load_base(spec["base"], folder) if "base" in spec else {}
+        data = _load_base(spec["base"], folder, source) if "base" in spec else {}
     except SpaceError as err:
         raise err.under(where) from None
     stages = data.get("stages")
@@ -349,14 +368,13 @@ class SearchSpace:
     def from_file(cls, path: str | Path) -> "SearchSpace":
         """Read a space file; every problem is one SpaceError line naming the file and the field."""
         path = Path(path)
-        if not path.is_file():
-            raise SpaceError("", f"{path}: no such search space file")
+        if path.is_dir():
+            raise SpaceError("", f"{path}: is a folder, not a search space file (give a .yaml file in it)")
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except UnicodeDecodeError as err:
-            raise SpaceError("", f"{path}: not UTF-8 text (byte {err.start}: {err.reason})") from None
-        except yaml.YAMLError as err:
-            raise SpaceError("", f"{path}: not valid YAML: {str(err).splitlines()[0]}") from None
+            text = safeload.read_text(path, "search space file", MAX_SPACE_BYTES)
+            data = safeload.parse_text(text, "yaml", str(path))
+        except GenotypeError as err:  # too large, deep, many-valued (an alias bomb), not UTF-8, not YAML, a folder
+            raise SpaceError("", str(err)) from None
         try:
             return cls.from_dict(data, default_name=path.stem, folder=path.parent, source=str(path))
         except SpaceError as err:
@@ -389,9 +407,9 @@ class SearchSpace:
             for label, spec in variants.items():
                 if not isinstance(spec, dict):
                     raise SpaceError(f"variants.{label}", "must be a template mapping (base, each_stage, genotype)")
-                templates[str(label)] = _template(spec, folder, f"variants.{label}")
+                templates[str(label)] = _template(spec, folder, f"variants.{label}", source)
         else:
-            templates = {"": _template({k: data[k] for k in TEMPLATE_KEYS if k in data}, folder, "")}
+            templates = {"": _template({k: data[k] for k in TEMPLATE_KEYS if k in data}, folder, "", source)}
         genes: list[Gene] = []
         roots = {}
         for label, template in templates.items():

@@ -11,6 +11,8 @@ from archspace.genotype import Genotype, dump_genotype
 from archspace.search.sampling import measure, valid_samples
 from archspace.search.space import SearchSpace
 
+MAX_SAMPLES = 100_000
+
 
 def add_args(p: argparse.ArgumentParser) -> None:
     """Arguments of `archspace space`."""
@@ -98,6 +100,12 @@ def sample(space: SearchSpace, n: int, out: Path, seed: int) -> int:
     """Write n distinct valid genotypes to out/<id>.json."""
     if n < 1:
         raise ArchspaceError(f"space sample: -n must be at least 1, got {n}")
+    log, how = space.log10_size()
+    if math.isfinite(log) and math.log10(n) > log + 1e-9:
+        size = f"{round(10**log):,}" if log < 15 else f"10^{log:.2f}"
+        raise ArchspaceError(f"space sample: -n {n} is more than the {size} distinct genotypes the space has (valid or not, {how}); ask for at most that many")
+    if n > MAX_SAMPLES:
+        raise ArchspaceError(f"space sample: -n {n} is more than the {MAX_SAMPLES:,} genotype files one call writes")
     found, tries = valid_samples(space, n, seed)
     if len(found) < n:
         raise ArchspaceError(f"{space.source}: only {len(found)} distinct valid genotypes in {tries} raw samples; the space may be too small or mostly invalid")
