@@ -1,8 +1,10 @@
 """Hostile inputs: each must be refused with one line, fast, before any large allocation.
 
-Runs `archspace validate` and `archspace build` in-process on each file and prints the exit code, the
-wall time, the growth of the process's peak memory (ru_maxrss) and the error line; then the slowest
-refusal. Usage: python benchmarks/hostile_inputs.py
+Genotypes: runs `archspace validate` and `archspace build` in-process on each file and prints the exit
+code, the wall time, the growth of the process's peak memory (ru_maxrss) and the error line; then the
+slowest refusal. Search spaces and search configs (benchmarks/hostile_search.py): runs `archspace space
+show`, `space sample` and `search` in a subprocess each, with a timeout, and counts hangs, tracebacks
+and inputs that were not refused. Usage: python benchmarks/hostile_inputs.py [--part genotypes|search]
 """
 from __future__ import annotations
 
@@ -82,7 +84,7 @@ def run(args: list[str]) -> tuple[int, float, float, str]:
     return rc, elapsed, grown, (lines[0] if len(lines) == 1 else f"{len(lines)} lines: {lines[:2]}")
 
 
-def main_() -> None:
+def genotypes() -> None:
     run(["validate", str(ROOT / "genotypes" / "resnet50.json")])  # warm imports
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS after imports: {baseline:.0f} MiB (growth below is measured above it)")
@@ -97,6 +99,20 @@ def main_() -> None:
                     slowest = max(slowest, (elapsed, f"{command} {name}"))
                 print(f"{'ok  ' if ok else 'FAIL'} {command:8s} {name:42s} rc={rc} {elapsed * 1000:7.1f} ms  peak +{grown:5.0f} MiB  {line[:150]}")
     print(f"slowest refusal: {slowest[0] * 1000:.1f} ms ({slowest[1]})")
+
+
+def main_() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=["all", "genotypes", "search"], default="all")
+    part = parser.parse_args().part
+    if part in ("all", "genotypes"):
+        genotypes()
+    if part in ("all", "search"):
+        from hostile_search import main as search_main
+
+        search_main()
 
 
 if __name__ == "__main__":

@@ -56,14 +56,16 @@ CASES = [
     ("deep_flow", HEAD + "description: " + "[" * 5000 + "]" * 5000 + "\n", "nested more than 64 levels"),
     ("deep_block", HEAD + "description:\n" + "".join(" " * (i + 1) + f"k{i}:\n" for i in range(900)) + " " * 901 + "v: 1\n", "nested more than 64 levels"),
     ("big", HEAD + "description: |\n" + ("  " + "x" * 98 + "\n") * 52_000, "too large for a search space file"),
-    ("pow", stage0("{depth: {expr: '10**10**10'}}"), "stages[0].depth: '10 ** 10 ** 10': exponent 10 ** 10 is outside"),
+    ("pow", stage0("{depth: {expr: '10**10**10'}}"), "stages[0].depth: '10 ** 10 ** 10': exponent 1e+10 is outside"),
     ("repeat", stage0("{depth: {expr: 'max([1] * 10**10)'}}"), "stages[0].depth: '[1] * 10 ** 10' repeats a list to more than 1000"),
+    ("expr_at_sampling", HEAD + "genotype:\n  stages:\n    - {depth: {int: [1, 80]}, mixer: {heads: {expr: '2 ** depth'}}}\n" + REST,
+     "stages[0].mixer.heads: expression '2 ** depth': exponent 80 is outside +-64"),
     ("deep_expr", stage0("{depth: {expr: '" + "-" * 900 + "1'}}"), "nested more than 50 levels"),
     ("nan_bound", stage0("{ffn: {ratio: {float: [.nan, 4.0]}}}"), "ffn.ratio.float[0]: must be a finite number, got nan"),
     ("inf_bound", stage0("{ffn: {ratio: {float: [1.0, .inf]}}}"), "ffn.ratio.float[1]: must be a finite number, got inf"),
     ("float_steps", stage0("{ffn: {ratio: {float: [0.0, 1.0e+300], step: 1.0e-300}}}"), "has more than 1e+15 steps"),
     ("many_choices", stage0("{depth: {choice: [" + ", ".join(map(str, range(1, 45_000))) + "]}}"), "choice has 44,999 options"),
-    ("huge_subset", stage0("{mixer: {window: {subset: [" + ", ".join(map(str, range(1, 200))) + "]}}}"), "subset has"),
+    ("huge_subset", stage0("{mixer: {window: {subset: [" + ", ".join(map(str, range(1, 200))) + "]}}}"), "subset has about 10^59 members (more than 4096)"),
     ("self_base", "name: h\nbase: self_base.yaml\n", "self_base.yaml is this search space file itself (a circular base)"),
 ]
 

@@ -111,7 +111,7 @@ def _short(node: ast.AST) -> str:
 def _binary(op: ast.operator, left: Any, right: Any, node: ast.BinOp) -> Any:
     """One bounded binary operation: checks exponents and list repetition before computing."""
     if isinstance(op, ast.Pow) and isinstance(right, (int, float)) and abs(right) > MAX_EXPONENT:
-        raise ExprError(f"{_short(node)!r}: exponent {_short(node.right)} is outside +-{MAX_EXPONENT}")
+        raise ExprError(f"{_short(node)!r}: exponent {right:g} is outside +-{MAX_EXPONENT}")
     if isinstance(op, ast.Mult) and (isinstance(left, list) or isinstance(right, list)):
         items, times = (left, right) if isinstance(left, list) else (right, left)
         if isinstance(times, int) and len(items) * max(times, 0) > MAX_ITEMS:

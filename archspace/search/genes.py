@@ -348,7 +348,8 @@ def parse_gene(node: dict[str, Any], path: str) -> Gene:
             raise SpaceError(path, f"subset size {size!r} must lie within 1..{len(value)}")
         members = sum(math.comb(len(value), n) for n in range(lo, hi + 1))
         if members > MAX_SUBSETS:
-            raise SpaceError(path, f"subset has {members:,} members (more than {MAX_SUBSETS}); use a smaller set or size")
+            count = f"{members:,}" if members < 10**12 else f"about 10^{len(str(members)) - 1}"
+            raise SpaceError(path, f"subset has {count} members (more than {MAX_SUBSETS}); use a smaller set or size")
         labels = [compact(list(c)) for n in range(lo, hi + 1) for c in itertools.combinations(value, n)]
         return Subset(path, tie, items=value, sizes=(lo, hi), labels=labels)
     try:

@@ -19,6 +19,7 @@ Sampling is Optuna define-by-run and the parameter names are genotype field path
 """
 from __future__ import annotations
 
+import ast
 import itertools
 import json
 import math
@@ -315,7 +316,8 @@ class _Resolver:
         try:
             result = expr_mod.evaluate(gene.tree, lookup)
         except expr_mod.ExprError as err:
-            raise SpaceError(gene.path, f"expression {gene.text!r}: {err}") from None
+            reason = str(err).removeprefix(f"{ast.unparse(gene.tree)!r}: ")  # the whole expression is named once
+            raise SpaceError(gene.path, f"expression {gene.text!r}: {reason}") from None
         self.busy.discard(id(item))
         return result
 
@@ -325,6 +327,22 @@ class _Resolver:
         if isinstance(item, list):
             return [self.tree(v) for v in item]
         return self.value(item)
+
+
+class _EndTrial:
+    """A stand-in for an Optuna trial that answers every gene with its first (`end` 0) or last (-1) value."""
+
+    def __init__(self, end: int):
+        self.end = end
+
+    def suggest_categorical(self, name: str, choices: list[Any]) -> Any:
+        return choices[self.end]
+
+    def suggest_int(self, name: str, low: int, high: int, **_: Any) -> int:
+        return (low, high)[self.end]
+
+    def suggest_float(self, name: str, low: float, high: float, **_: Any) -> float:
+        return (low, high)[self.end]
 
 
 class _Mismatch(Exception):
@@ -376,7 +394,9 @@ class SearchSpace:
         except GenotypeError as err:  # too large, deep, many-valued (an alias bomb), not UTF-8, not YAML, a folder
             raise SpaceError("", str(err)) from None
         try:
-            return cls.from_dict(data, default_name=path.stem, folder=path.parent, source=str(path))
+            space = cls.from_dict(data, default_name=path.stem, folder=path.parent, source=str(path))
+            space.check_expressions()
+            return space
         except SpaceError as err:
             raise SpaceError(f"{path}: {err.path}" if err.path else str(path), err.reason) from None
         except GenotypeError as err:  # a base genotype file that does not load
@@ -454,6 +474,13 @@ class SearchSpace:
                 raise SpaceError(gene.path, f"parameter name {gene.name!r} is used twice; rename a tie")
 
     # ------------------------------------------------------------------ sampling
+    def check_expressions(self) -> None:
+        """Evaluate every expression at the lowest and at the highest value of every gene, so that one that
+        always fails (out of bounds, a missing field) is refused when the space loads, not in every trial."""
+        if any(isinstance(gene, Expr) for gene in self._genes):
+            for end in (0, -1):
+                self.sample_dict(_EndTrial(end))
+
     def sample(self, trial: Any) -> Genotype:
         """A genotype from an Optuna trial (define-by-run); raises InvalidSample when validation refuses it.
 

@@ -1,0 +1,135 @@
+"""Hostile search spaces and search configs: each must be refused in one line, quickly, without a traceback.
+
+Every case runs `archspace ...` in its own subprocess under a timeout (a hang is the process still running
+at the timeout), and is classed: ok (exit 2 and one `archspace: error:` line), HANG, TRACEBACK, or
+ACCEPTED (exit 0: the input was not refused). A config that is wrongly accepted runs one trial of the
+synflow proxy at 32 px into a temporary folder, so it stays cheap. Run through
+`python benchmarks/hostile_inputs.py --part search`.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT_S = 60
+
+HEAD = "name: h\nbase: swin_t\n"
+REST = "    - {}\n    - {}\n    - {}\n"
+BOMB = "[&a0 [1,1,1,1,1,1,1,1,1,1], " + ", ".join(f"&a{i + 1} [{', '.join([f'*a{i}'] * 10)}]" for i in range(8)) + "]"
+CONFIG = """name: hostile
+space: {space}
+budgets: {{flops: {flops}}}
+objectives: [score, flops]
+evaluator: {{kind: proxy, proxy: synflow, batch_size: 8}}
+data: {{name: digits, image_size: {image_size}}}
+trials: 1
+workers: {workers}
+seed: 0
+trial_timeout_s: 60
+"""
+
+
+def _stage0(gene: str) -> str:
+    return HEAD + "genotype:\n  stages:\n    - " + gene + "\n" + REST
+
+
+def space_texts() -> dict[str, str]:
+    """name -> text of a hostile search-space file (one per class of issue 20)."""
+    return {
+        "alias bomb in a choice list (10^9 values)": _stage0("{depth: {choice: [1, " + BOMB + "]}}"),
+        "alias bomb under anchors (10^9 values)": "name: h\nanchors: " + BOMB + "\nbase: swin_t\n",
+        "nested 5000 deep (flow)": HEAD + "description: " + "[" * 5000 + "]" * 5000 + "\n",
+        "nested 900 deep (block mappings)": HEAD + "description:\n" + "".join(" " * (i + 1) + f"k{i}:\n" for i in range(900)) + " " * 901 + "v: 1\n",
+        "a 5 MB space": HEAD + "description: |\n" + ("  " + "x" * 98 + "\n") * 52_000,
+        "expr 10**10**10": _stage0("{depth: {expr: '10**10**10'}}"),
+        "expr max([1] * 10**10)": _stage0("{depth: {expr: 'max([1] * 10**10)'}}"),
+        "expr nested 900 deep": _stage0("{depth: {expr: '" + "-" * 900 + "1'}}"),
+        "expr channels ** 100 (at sampling)": _stage0("{mixer: {heads: {expr: 'channels ** 100'}}}"),
+        "float gene bound NaN": _stage0("{ffn: {ratio: {float: [.nan, 4.0]}}}"),
+        "float gene bound inf": _stage0("{ffn: {ratio: {float: [1.0, .inf]}}}"),
+        "float gene of 1e300 steps": _stage0("{ffn: {ratio: {float: [0.0, 1.0e+300], step: 1.0e-300}}}"),
+        "choice of 45000 options": _stage0("{depth: {choice: [" + ", ".join(map(str, range(1, 45_000))) + "]}}"),
+        "subset of 199 items, any size": _stage0("{mixer: {window: {subset: [" + ", ".join(map(str, range(1, 200))) + "]}}}"),
+        "base is the space itself": "name: h\nbase: {self}\n",
+    }
+
+
+def cases(tmp: Path) -> list[tuple[str, list[str]]]:
+    """(name, archspace arguments) for every space and config case."""
+    out: list[tuple[str, list[str]]] = []
+    spaces: dict[str, Path] = {}
+    for i, (name, text) in enumerate(space_texts().items()):
+        path = tmp / f"space{i}.yaml"
+        path.write_text(text.replace("{self}", path.name))
+        spaces[name] = path
+    (tmp / "folder").mkdir()
+    spaces["a folder"] = tmp / "folder"
+    small = tmp / "small.yaml"
+    small.write_text(_stage0("{depth: {int: [1, 2]}}"))
+    for name, path in spaces.items():
+        out.append((f"space show: {name}", ["space", "show", str(path), "-n", "20"]))
+        out.append((f"space sample: {name}", ["space", "sample", str(path), "-n", "2", "--out", str(tmp / "samples")]))
+    out.append(("space sample: -n 10^6 of a 2-genotype space", ["space", "sample", str(small), "-n", "1000000", "--out", str(tmp / "samples")]))
+
+    def config(name: str, text: str) -> None:
+        path = tmp / f"config{len(out)}.yaml"
+        path.write_text(text)
+        out.append((f"search: {name}", ["search", str(path), "--out", str(tmp / f"run{len(out)}"), "--quiet"]))
+
+    good = dict(space=str(small), flops="1.5G", image_size=32, workers=1)
+    for name, path in spaces.items():
+        config(f"space: {name}", CONFIG.format(**{**good, "space": str(path)}))
+    config("alias bomb in the config", CONFIG.format(**good) + "description: " + BOMB + "\n")
+    config("config nested 5000 deep", CONFIG.format(**good) + "description: " + "[" * 5000 + "]" * 5000 + "\n")
+    config("a 5 MB config", CONFIG.format(**good) + "description: |\n" + ("  " + "x" * 98 + "\n") * 52_000)
+    config("budget -1G", CONFIG.format(**{**good, "flops": "-1G"}))
+    config("budget .inf", CONFIG.format(**{**good, "flops": ".inf"}))
+    config("budget .nan", CONFIG.format(**{**good, "flops": ".nan"}))
+    config("data.image_size 100000", CONFIG.format(**{**good, "image_size": 100000}))
+    config("workers 10000", CONFIG.format(**{**good, "workers": 10000}))
+    return out
+
+
+def run(args: list[str]) -> tuple[str, int | None, float, str]:
+    """(class, exit code, seconds, first error line) of one `archspace` call in a subprocess."""
+    start = time.perf_counter()
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    try:
+        proc = subprocess.run([sys.executable, "-m", "archspace.cli", *args], capture_output=True, text=True,
+                              timeout=TIMEOUT_S, cwd=ROOT, env=env)
+    except subprocess.TimeoutExpired:
+        return "HANG", None, time.perf_counter() - start, f"still running after {TIMEOUT_S} s"
+    elapsed = time.perf_counter() - start
+    lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+    if "Traceback" in proc.stderr:
+        return "TRACEBACK", proc.returncode, elapsed, lines[-1] if lines else ""
+    if proc.returncode == 0:
+        return "ACCEPTED", 0, elapsed, (proc.stdout.strip().splitlines() or [""])[-1]
+    errors = [line for line in lines if line.startswith("archspace: error: ")]
+    ok = proc.returncode == 2 and len(errors) == 1
+    return ("ok" if ok else "FAIL"), proc.returncode, elapsed, errors[0] if errors else (lines[-1] if lines else "")
+
+
+def main() -> None:
+    counts = {"ok": 0, "HANG": 0, "TRACEBACK": 0, "ACCEPTED": 0, "FAIL": 0}
+    slowest = (0.0, "")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, args in cases(Path(tmp)):
+            kind, rc, elapsed, line = run(args)
+            counts[kind] += 1
+            if kind == "ok":
+                slowest = max(slowest, (elapsed, name))
+            print(f"{kind:9s} {name:58s} rc={rc} {elapsed:5.1f} s  {line[:160]}", flush=True)
+    total = sum(counts.values())
+    print(f"search spaces and configs: {total} cases, {counts['ok']} refused in one line, {counts['HANG']} hangs, "
+          f"{counts['TRACEBACK']} tracebacks, {counts['ACCEPTED']} accepted, {counts['FAIL']} other failures; "
+          f"slowest refusal {slowest[0]:.1f} s ({slowest[1]})")
+
+
+if __name__ == "__main__":
+    main()
