@@ -1,15 +1,10 @@
 """Published models beside a run: measured under the run's protocol (cached in the run), and as their papers report."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
-from archspace.errors import ArchspaceError
 from archspace.genotype import Genotype
-
-CACHE_FILE = "published.json"
-
 
 @dataclass(frozen=True)
 class Candidate:
@@ -69,29 +64,13 @@ def run_budgets(run) -> dict[str, float]:
 
 
 def measured(run, candidates: list[Candidate], progress=None) -> list[dict[str, Any]]:
-    """Each included candidate evaluated with the run's adaptation, evaluator, data, seed and device.
+    """Each included candidate as the search layer measured it under the run's protocol (archspace.search.published:
+    evaluated once per protocol, cached in the run)."""
+    from archspace.search.published import measure
 
-    Results are cached in RUN/published.json keyed by name and genotype id, so a second call evaluates nothing.
-    """
-    path = run.path / CACHE_FILE
-    cache = json.loads(path.read_text()) if path.is_file() else {}
-    rows = []
-    for c in (c for c in candidates if c.included):
-        hit = cache.get(c.name)
-        if not hit or hit.get("genotype_id") != c.genotype.id:
-            from archspace.search.runner import evaluate_genotype
-
-            if progress:
-                progress(c.name)
-            try:
-                result = evaluate_genotype(run, c.genotype)
-            except ArchspaceError as err:
-                result = {"error": str(err)}
-            hit = {"genotype_id": c.genotype.id, "result": result}
-            cache[c.name] = hit
-            run.write_json(CACHE_FILE, cache)
-        rows.append({"name": c.name, "genotype_id": c.genotype.id, "reason": c.reason, **hit["result"]})
-    return rows
+    included = [c for c in candidates if c.included]
+    rows = measure(run, [(c.name, c.genotype) for c in included], progress)
+    return [{"name": c.name, "genotype_id": c.genotype.id, "reason": c.reason, **row} for c, row in zip(included, rows)]
 
 
 def reported(candidates: list[Candidate]) -> list[dict[str, Any]]:

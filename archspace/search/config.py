@@ -140,6 +140,7 @@ class SearchConfig(_Block):
     seed_with: tuple[str, ...] = Field((), description="zoo genotypes (or genotype files) enqueued as the first trials")
     trial_timeout_s: float | None = Field(None, gt=0, description="a trial running longer is stopped and recorded as FAIL")
     workers: int = Field(1, ge=1)
+    heartbeat_s: int = Field(10, ge=1, description="server storages: a trial silent for 3 heartbeats is failed and retried")
     device: str = Field("cpu", description="where evaluations run: cpu, cuda, cuda:1, ...")
     pruner: Literal["none", "median", "hyperband"] = "none"
     costs: Costs = Field(default_factory=Costs)

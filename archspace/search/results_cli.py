@@ -14,7 +14,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from archspace.search.runner import summary
+    from archspace.search.progress import summary
     from archspace.search.storage import export_run
 
     run_dir, n = export_run(args.storage, args.study, Path(args.out))

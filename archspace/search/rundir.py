@@ -22,11 +22,8 @@ import yaml
 
 from archspace import atomic
 from archspace.errors import ArchspaceError
+from archspace.search.record import COLUMNS
 
-COLUMNS = (
-    "number", "state", "genotype_id", "score", "flops", "params", "latency_ms", "memory_mb",
-    "eval_image_size", "eval_flops", "eval_params", "violation", "duration_s", "error", "step",
-)
 STATES = ("COMPLETE", "PRUNED", "FAIL", "INFEASIBLE", "RUNNING")
 JOURNAL = "study.journal"
 
@@ -147,12 +144,13 @@ def repair_journal(path: Path) -> bool:
     return True
 
 
-def open_storage(url: str):
-    """An Optuna storage for `url`: a journal file (`journal:PATH` or a path ending in .journal) or any RDB URL."""
+def open_storage(url: str, heartbeat_s: int | None = None, on_stale=None):
+    """An Optuna storage for `url`: a journal file (`journal:PATH` or a path ending in .journal) or any RDB URL
+    (with Optuna's heartbeat every `heartbeat_s` and `on_stale` for a trial silent for 3 beats, when given)."""
     from optuna.storages.journal import JournalStorage
 
     if url.startswith("journal:") or url.endswith(".journal"):
         return JournalStorage(JournalFile.backend(url.removeprefix("journal:")))
     from archspace.search.storage import rdb_storage
 
-    return rdb_storage(url)
+    return rdb_storage(url, heartbeat_s, on_stale)

@@ -2,10 +2,6 @@
 
 - `rdb_storage(url)`: Optuna's RDB storage for a URL, with a one-line hint when the database driver is
   missing (`pip install -e ".[postgres]"`); `postgresql://` uses psycopg 3 when psycopg2 is absent.
-- `claim_lock(run)`: the lock a worker holds while it counts the study's trials and asks a new one, so
-  workers on different machines never ask past the target between them: a PostgreSQL advisory lock
-  (released by the server when a worker's connection dies), MySQL's GET_LOCK, else a lock file beside
-  the storage.
 - `publish_run(study, run)` / `export_run(url, study_name, out)`: the run's config, metadata and space
   are kept in the study itself, so the run folder can be rebuilt from the storage alone.
 """
@@ -13,10 +9,8 @@ from __future__ import annotations
 
 import json
 import time
-import zlib
-from contextlib import contextmanager
+import warnings
 from pathlib import Path
-from typing import Iterator
 
 from archspace.errors import ArchspaceError
 
@@ -24,7 +18,7 @@ DRIVERS = {"postgresql": ("postgres", "psycopg"), "postgres": ("postgres", "psyc
 CONFIG_ATTR, META_ATTR, SPACE_ATTR = "archspace:config", "archspace:run", "archspace:space"
 
 
-def _dialect(url: str) -> str:
+def dialect(url: str) -> str:
     return url.split(":", 1)[0].split("+", 1)[0].lower()
 
 
@@ -40,82 +34,42 @@ def engine_url(url: str) -> str:
     return url
 
 
-def _missing_driver(url: str, err: ImportError) -> ArchspaceError:
-    extra, _ = DRIVERS.get(_dialect(url), ("postgres", ""))
+def missing_driver(url: str, err: ImportError) -> ArchspaceError:
+    extra, _ = DRIVERS.get(dialect(url), ("postgres", ""))
     module = getattr(err, "name", None) or str(err)
-    return ArchspaceError(f"storage {_dialect(url)}: the database driver ({module}) is not installed; pip install -e \".[{extra}]\"")
+    return ArchspaceError(f"storage {dialect(url)}: the database driver ({module}) is not installed; pip install -e \".[{extra}]\"")
 
 
-def rdb_storage(url: str):
-    """Optuna's (cached) RDB storage for `url`; one line when the driver is missing or the server cannot be reached."""
+def rdb_storage(url: str, heartbeat_s: int | None = None, on_stale=None):
+    """Optuna's (cached) RDB storage for `url`; one line when the driver is missing or the server cannot be reached.
+    With `heartbeat_s`, running trials record heartbeats and one silent for 3 x `heartbeat_s` is failed and passed to `on_stale`."""
     import optuna
     import sqlalchemy.exc
 
     try:
         for attempt in range(3):
             try:
-                return optuna.storages.get_storage(optuna.storages.RDBStorage(engine_url(url), engine_kwargs=_engine_kwargs(url)))
+                beats = {"heartbeat_interval": heartbeat_s, "grace_period": 3 * heartbeat_s, "heartbeat_stale_trial_callback": on_stale} \
+                    if heartbeat_s else {}
+                with warnings.catch_warnings():  # Optuna marks heartbeats experimental
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    return optuna.storages.get_storage(optuna.storages.RDBStorage(engine_url(url), engine_kwargs=_engine_kwargs(url), **beats))
             except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
                 # workers starting together race to create Optuna's schema; the loser finds it made on a retry
                 if attempt == 2:
                     raise
                 time.sleep(0.5 + attempt)
     except ImportError as err:
-        raise _missing_driver(url, err) from None
+        raise missing_driver(url, err) from None
     except sqlalchemy.exc.ArgumentError as err:
         raise ArchspaceError(f"storage {url!r}: not a storage URL ({err})") from None
     except sqlalchemy.exc.OperationalError as err:
         first = (str(err.orig or err).strip().splitlines() or ["cannot connect"])[0]
-        raise ArchspaceError(f"storage {_dialect(url)}: cannot connect: {first}") from None
+        raise ArchspaceError(f"storage {dialect(url)}: cannot connect: {first}") from None
 
 
 def _engine_kwargs(url: str) -> dict:
-    return {"pool_pre_ping": True} if _dialect(url) in ("postgresql", "postgres", "mysql") else {}
-
-
-@contextmanager
-def claim_lock(storage_url: str, study_name: str, fallback: Path) -> Iterator[None]:
-    """Held while a worker counts the study's trials and asks the next one (one study-wide critical section)."""
-    from archspace.search.worker import locked
-
-    dialect = _dialect(storage_url)
-    if dialect not in ("postgresql", "postgres", "mysql"):
-        if storage_url.startswith("sqlite:///"):
-            fallback = Path(storage_url.removeprefix("sqlite:///") + ".archspace-lock")
-        with locked(fallback):
-            yield
-        return
-    import sqlalchemy
-
-    key = zlib.crc32(f"archspace:{study_name}".encode()) - 2**31  # a signed 32-bit advisory-lock key
-    engine = _lock_engine(storage_url)
-    with engine.connect() as conn:
-        if dialect == "mysql":
-            conn.execute(sqlalchemy.text("SELECT GET_LOCK(:k, -1)"), {"k": f"archspace:{study_name}"})
-        else:
-            conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": key})
-        try:
-            yield
-        finally:
-            if dialect == "mysql":
-                conn.execute(sqlalchemy.text("SELECT RELEASE_LOCK(:k)"), {"k": f"archspace:{study_name}"})
-            else:
-                conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-            conn.commit()
-
-
-_ENGINES: dict[str, object] = {}
-
-
-def _lock_engine(url: str):
-    import sqlalchemy
-
-    if url not in _ENGINES:
-        try:
-            _ENGINES[url] = sqlalchemy.create_engine(engine_url(url), pool_size=1, pool_pre_ping=True)
-        except ImportError as err:
-            raise _missing_driver(url, err) from None
-    return _ENGINES[url]
+    return {"pool_pre_ping": True} if dialect(url) in ("postgresql", "postgres", "mysql") else {}
 
 
 # -- the run kept in the study --------------------------------------------------------------------
@@ -137,7 +91,7 @@ def export_run(storage_url: str, study_name: str, out: Path) -> tuple[object, in
     from archspace.genotype import dump_genotype
     from archspace.genotype.io import genotype_from_dict
     from archspace.search.rundir import RunDir, open_storage
-    from archspace.search.runner import export_trials
+    from archspace.search.record import export_trials
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = open_storage(storage_url)

@@ -26,6 +26,7 @@ from archspace.genotype import Genotype, canonical_json, dump_genotype
 from archspace.genotype.adapt import adapt
 from archspace.search.config import SearchConfig
 from archspace.search.constraints import Coster, max_violation, violations
+from archspace.search.record import put
 from archspace.search.rundir import RunDir
 
 
@@ -73,7 +74,7 @@ def objective_values(cfg: SearchConfig, score: float | None, costs: dict[str, fl
 
 def _reporter(trial: optuna.Trial, single: bool):
     def report(step: int, value: float) -> None:
-        trial.set_user_attr("step", int(step))
+        put(trial, step=int(step))
         if single and math.isfinite(value):
             trial.report(float(value), int(step))
             if trial.should_prune():
@@ -100,28 +101,23 @@ def prepare_trial(ctx: TrialContext, study: optuna.Study, trial: optuna.Trial) -
     try:
         sampled = ctx.space.sample(trial)
     except InvalidSample as err:
-        trial.set_user_attr("error", f"invalid: {err}")
-        trial.set_user_attr("violation", 1.0)
+        put(trial, error=f"invalid: {err}", violation=1.0, duration_s=time.perf_counter() - start)
         trial.set_constraint("valid", 1.0)
-        trial.set_user_attr("duration_s", time.perf_counter() - start)
         study.tell(trial, objective_values(cfg, None, {}))
         return "INVALID"
     genotype = ctx.to_target(sampled)
-    trial.set_user_attr("genotype_id", genotype.id)
-    trial.set_user_attr("genotype", canonical_json(genotype))
+    put(trial, genotype_id=genotype.id, genotype=canonical_json(genotype))
     measured = ctx.coster(genotype)
     costs = measured.as_dict()
-    for name, value in costs.items():
-        if value is not None:
-            trial.set_user_attr(name, value)
+    put(trial, **{name: value for name, value in costs.items() if value is not None})
     trial.set_constraint("valid", 0.0)
     v = violations(measured, cfg.budgets)
     for name, value in v.items():
         trial.set_constraint(name, value)
     worst = max_violation(v)
-    trial.set_user_attr("violation", worst)
+    put(trial, violation=worst)
     if worst > 0:
-        trial.set_user_attr("duration_s", time.perf_counter() - start)
+        put(trial, duration_s=time.perf_counter() - start)
         study.tell(trial, objective_values(cfg, None, costs))
         return "INFEASIBLE"
     path = ctx.run.genotype_path(genotype.id)
@@ -130,9 +126,7 @@ def prepare_trial(ctx: TrialContext, study: optuna.Study, trial: optuna.Trial) -
     b = ctx.bundle
     adapted = adapt(genotype, b.image_size, b.in_chans, b.num_classes)
     ev = analytic_cost(adapted).total
-    trial.set_user_attr("eval_image_size", adapted.image_size)
-    trial.set_user_attr("eval_flops", ev.flops)
-    trial.set_user_attr("eval_params", ev.params)
+    put(trial, eval_image_size=adapted.image_size, eval_flops=ev.flops, eval_params=ev.params)
     return Ready(adapted, costs, start)
 
 
@@ -141,42 +135,34 @@ def tell_result(ctx: TrialContext, study: optuna.Study, trial: optuna.Trial, rea
     score = float(result["score"])
     if not math.isfinite(score):
         raise ValueError(f"the evaluator's score is {score}")
-    for key, value in result.items():
-        if key != "score" and isinstance(value, (int, float)):
-            trial.set_user_attr(f"eval:{key}", float(value))
-    trial.set_user_attr("score", score)
+    extras = {k: float(v) for k, v in result.items() if k != "score" and isinstance(v, (int, float))}
+    objectives = {}
     for o in ctx.cfg.objectives:
         if o.is_metric:
             value = float(result[o.name])
             if not math.isfinite(value):
                 raise ValueError(f"the objective {o.name} is {value}")
-            trial.set_user_attr(f"objective:{o.name}", value)
-    trial.set_user_attr("duration_s", time.perf_counter() - ready.start)
+            objectives[o.name] = value
+    put(trial, extras=extras, score=score, objectives=objectives, duration_s=time.perf_counter() - ready.start)
     study.tell(trial, objective_values(ctx.cfg, score, ready.costs, result))
     return "COMPLETE"
 
 
 def tell_stopped(study: optuna.Study, trial: optuna.Trial, state: TrialState, reason: str, start: float) -> str:
     """Record a trial as PRUNED (stopped early) or FAIL with a one-line reason."""
-    trial.set_user_attr("error", reason)
-    trial.set_user_attr("duration_s", time.perf_counter() - start)
+    put(trial, error=reason, duration_s=time.perf_counter() - start)
     study.tell(trial, state=state)
     return state.name
 
 
-def run_trial(ctx: TrialContext, study: optuna.Study, trial: optuna.Trial) -> str:
-    """Run one asked trial to its end and tell the study; returns the archspace state name."""
-    start = time.perf_counter()
+def evaluate_ready(ctx: TrialContext, study: optuna.Study, trial: optuna.Trial, ready: Ready) -> str:
+    """Evaluate a prepared trial in this process and tell the study; returns the archspace state name."""
+    cfg = ctx.cfg
     try:
-        ready = prepare_trial(ctx, study, trial)
-        if isinstance(ready, str):
-            return ready
-        cfg = ctx.cfg
-        result = ctx.evaluator.evaluate(ready.adapted, ctx.bundle, seed=cfg.seed, device=cfg.device,
-                                        report=_reporter(trial, not cfg.multi_objective) if not cfg.multi_objective
-                                        else multi_objective_reporter(trial, cfg.pruner != "none"))
+        report = _reporter(trial, True) if not cfg.multi_objective else multi_objective_reporter(trial, cfg.pruner != "none")
+        result = ctx.evaluator.evaluate(ready.adapted, ctx.bundle, seed=cfg.seed, device=cfg.device, report=report)
         return tell_result(ctx, study, trial, ready, result)
     except optuna.TrialPruned as err:
-        return tell_stopped(study, trial, TrialState.PRUNED, str(err), start)
+        return tell_stopped(study, trial, TrialState.PRUNED, str(err), ready.start)
     except Exception as err:  # noqa: BLE001 -- a failing trial is recorded, never fatal to the search
-        return tell_stopped(study, trial, TrialState.FAIL, one_line(err), start)
+        return tell_stopped(study, trial, TrialState.FAIL, one_line(err), ready.start)

@@ -1,0 +1,85 @@
+"""Published models under a run's protocol: evaluated by the search layer, cached in the run under the protocol's key.
+
+`evaluate_genotype(run, genotype)` puts a genotype (e.g. a zoo model at its target resolution) through
+exactly what a trial goes through: the same target resolution, costs, budgets, adaptation rule, data,
+evaluator (set up as the run's), seed and device. `measure(run, models)` caches each row in
+RUN/published.json under the model's genotype id and a key of the full protocol (data and its size,
+evaluator config, seed, device kind, target, costs and budgets, archspace version), so a row made under
+another protocol is never reused silently: it is evaluated again.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+from archspace.errors import ArchspaceError
+from archspace.search.record import published_row
+from archspace.search.rundir import RunDir
+from archspace.search.trial import TrialContext
+
+CACHE_FILE = "published.json"
+_CONTEXTS: dict[str, TrialContext] = {}
+
+
+def evaluate_genotype(run: RunDir, genotype) -> dict[str, Any]:
+    """One genotype under `run`'s protocol: its costs, budget violation and evaluation, as a published row."""
+    from archspace.cost.analytic import analytic_cost
+    from archspace.genotype.adapt import adapt
+    from archspace.search.constraints import max_violation, violations
+    from archspace.search.orchestrate import load_context
+
+    key = str(Path(run.path).resolve())
+    if key not in _CONTEXTS:
+        _CONTEXTS[key] = load_context(run.path)[0]
+    ctx = _CONTEXTS[key]
+    g = ctx.to_target(genotype)
+    costs = ctx.coster(g)
+    b = ctx.bundle
+    adapted = adapt(g, b.image_size, b.in_chans, b.num_classes)
+    ev = analytic_cost(adapted).total
+    result = ctx.evaluator.evaluate(adapted, b, seed=ctx.cfg.seed, device=ctx.cfg.device)
+    return published_row(genotype.name, g.id, costs.as_dict(), max_violation(violations(costs, ctx.cfg.budgets)),
+                         adapted.image_size, ev.flops, ev.params, result)
+
+
+def protocol_key(run: RunDir) -> str:
+    """A digest of everything a published row depends on besides the genotype."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    cfg = run.config
+    try:
+        archspace_version = version("archspace")
+    except PackageNotFoundError:
+        archspace_version = ""
+    protocol = {
+        "data": cfg.data, "data_size": run.meta.get("eval"), "evaluator": cfg.evaluator, "seed": cfg.seed,
+        "device": cfg.device.split(":")[0], "target": cfg.target.model_dump(mode="json"), "costs": cfg.costs.model_dump(mode="json"),
+        "budgets": cfg.budgets.model_dump(mode="json"), "archspace": archspace_version,
+    }
+    return hashlib.sha256(json.dumps(protocol, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def measure(run: RunDir, models: list[tuple[str, Any]], progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """Rows of (name, genotype) models under the run's protocol, each evaluated once per protocol (cached in the run).
+    A model that cannot be evaluated gets a row with its one-line `error`."""
+    path = run.path / CACHE_FILE
+    try:
+        cache = json.loads(path.read_text()) if path.is_file() else {}
+    except json.JSONDecodeError:
+        cache = {}
+    key, rows = protocol_key(run), []
+    for name, genotype in models:
+        hit = cache.get(name)
+        if not hit or hit.get("genotype_id") != genotype.id or hit.get("protocol") != key:
+            if progress:
+                progress(name)
+            try:
+                result = evaluate_genotype(run, genotype)
+            except ArchspaceError as err:
+                result = {"error": str(err)}
+            hit = cache[name] = {"genotype_id": genotype.id, "protocol": key, "result": result}
+            run.write_json(CACHE_FILE, cache)
+        rows.append(hit["result"])
+    return rows
