@@ -56,11 +56,12 @@ class MetaFormer(MapSized, nn.Module):
         if spec.pos_embed and block.index == 0:
             self.pos_embed = nn.Parameter(torch.zeros(1, c, block.input.height, block.input.width))
             nn.init.trunc_normal_(self.pos_embed, std=0.02)
-        self.norm1 = norm_layer(spec.mixer_norm or stage.norm)(c)
+        eps = getattr(stage.mixer, "norm_eps", None)  # a mixer whose reference block sets its norms' eps (halo, dcnv3)
+        self.norm1 = norm_layer(spec.mixer_norm or stage.norm, eps)(c)
         self.mixer = build_op(stage.mixer, block.mixer)
         self.ls1 = _layer_scale(c, spec.layer_scale, spec.layer_scale_bias)
         self.drop_path1 = _drop_path(block.drop_path)
-        self.norm2 = norm_layer(spec.ffn_norm or stage.norm)(c)
+        self.norm2 = norm_layer(spec.ffn_norm or stage.norm, eps)(c)
         self.ffn = build_op(stage.ffn, block.ffn)
         self.ls2 = _layer_scale(c, spec.layer_scale, spec.layer_scale_bias)
         self.drop_path2 = _drop_path(block.drop_path)
@@ -92,7 +93,7 @@ class ConvNeXt(nn.Module):
         super().__init__()
         c = block.input.channels
         self.mixer = build_op(stage.mixer, block.mixer)
-        self.norm = norm_layer(stage.norm)(c)
+        self.norm = norm_layer(stage.norm, getattr(stage.mixer, "norm_eps", None))(c)
         self.ffn = build_op(stage.ffn, block.ffn)
         self.ls = _layer_scale(c, spec.layer_scale)
         self.drop_path = _drop_path(block.drop_path)

@@ -73,12 +73,13 @@ class DCNv3(nn.Module):
         offset_scale: float = 1.0,
         norm: str = "layernorm",
         act: str = "gelu",
+        norm_eps: float | None = None,
     ):
         super().__init__()
         self.groups, self.points = groups, kernel * kernel
         self.input_proj = nn.Linear(channels, channels)
         self.dw_conv = nn.Conv2d(channels, channels, dw_kernel, 1, dw_kernel // 2, groups=channels)
-        self.dw_norm = norm_layer(norm)(channels)
+        self.dw_norm = norm_layer(norm, norm_eps)(channels)
         self.dw_act = act_layer(act)()
         self.offset = nn.Linear(channels, groups * self.points * 2)
         self.mask = nn.Linear(channels, groups * self.points)
@@ -106,4 +107,4 @@ class DCNv3(nn.Module):
 
 @register(DCNv3Mixer)
 def build_dcnv3(spec: DCNv3Mixer, site: Site) -> nn.Module:
-    return DCNv3(site.channels, spec.groups, spec.kernel, spec.dw_kernel, spec.offset_scale, site.norm, site.act)
+    return DCNv3(site.channels, spec.groups, spec.kernel, spec.dw_kernel, spec.offset_scale, site.norm, site.act, spec.norm_eps)

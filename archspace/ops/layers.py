@@ -1,6 +1,7 @@
 """Norm and activation layers by genotype name, and small shared modules."""
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable
 
 import torch
@@ -28,8 +29,10 @@ _ACTS: dict[str, type[nn.Module]] = {
 }
 
 
-def norm_layer(name: Norm) -> Callable[[int], nn.Module]:
-    """The class (or factory) for a channels-first norm over `channels`."""
+def norm_layer(name: Norm, eps: float | None = None) -> Callable[[int], nn.Module]:
+    """The class (or factory) for a channels-first norm over `channels`; `eps` sets a layernorm's (timm's default 1e-6)."""
+    if eps is not None and name == "layernorm":
+        return partial(LayerNorm2d, eps=eps)
     return _NORMS[name]
 
 

@@ -16,6 +16,10 @@ class DCNv3Mixer(Spec):
     kernel: int = Field(3, ge=1, description="sampling grid side: kernel**2 points per group")
     dw_kernel: int = Field(3, ge=1, description="depthwise conv of the offset/modulation branch")
     offset_scale: float = Field(1.0, gt=0)
+    norm_eps: float = Field(
+        1e-5, gt=0, le=0.1,
+        description="eps of the LayerNorms of this mixer's offset branch and of its block's norm1/norm2 (STM-evaluation's DCNv3 block: nn.LayerNorm's 1e-5)",
+    )
 
     def check(self, site: Site) -> None:
         require(site.stride == 1 and site.out_channels == site.channels, "kind", "DCNv3 keeps the map and width; pick a block that projects")

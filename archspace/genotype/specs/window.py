@@ -64,6 +64,7 @@ class HaloMixer(Spec):
     )
     halo: int = Field(3, ge=0, description="halo H: each block attends to a (B+2H)^2 window")
     qkv_bias: bool = Field(False, description="the STM-evaluation HaloAttn has no q/k/v bias")
+    norm_eps: float = Field(1e-5, gt=0, le=0.1, description="eps of the LayerNorms of this mixer's block, norm1/norm2 (STM-evaluation's halo block: nn.LayerNorm's 1e-5)")
 
     def block_at(self, site: Site) -> tuple[int, int]:
         """Query block (Bh, Bw) at `site`: clamped to the map."""
