@@ -36,12 +36,9 @@ def at_image_size(genotype: Genotype, image_size: int, num_classes: int | None =
 
 def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """A state_dict saved by torch.save, bare or under a 'state_dict' / 'model' key."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise ArchspaceError(f"weights: {path} not found") from None
-    except Exception as err:  # noqa: BLE001 - any unreadable file is one line
-        raise ArchspaceError(f"weights: {path} is not a torch state_dict ({type(err).__name__})") from None
+    from archspace.weights.checkpoint import load_torch_checkpoint
+
+    state = load_torch_checkpoint(path, "weights")
     for key in ("state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]

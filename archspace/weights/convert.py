@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from archspace.errors import ArchspaceError
+from archspace.weights.checkpoint import load_torch_checkpoint
 
 Transform = Callable[[torch.Tensor, torch.Size, nn.Module, str], torch.Tensor]  # (official tensor, our shape, our model, our key)
 
@@ -145,10 +146,7 @@ def load_checkpoint_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         from safetensors.torch import load_file
 
         return load_file(str(path))
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001  (a corrupt or foreign file: one line, no traceback)
-        raise ArchspaceError(f"checkpoint: {path} is not a readable torch checkpoint ({type(exc).__name__})") from None
+    ckpt = load_torch_checkpoint(path)
     for wrapper in ("state_dict", "model", "module", "model_ema", "state_dict_ema"):
         if isinstance(ckpt, dict) and wrapper in ckpt and isinstance(ckpt[wrapper], dict):
             ckpt = ckpt[wrapper]
