@@ -328,6 +328,8 @@ COMMANDS: list[Command] = [
     ("analyze", "design-space analysis of a search run: EDFs per gene, importance, findings", lambda p: _run_args(p, "analyze"), cmd_analyze),
     ("report", "write RUN/report.md and RUN/report.html for a search run", lambda p: _run_args(p, "report"), cmd_report),
     ("results", "`export --storage URL --study NAME --out DIR`: a run folder rebuilt from a shared Optuna storage", _results_args, cmd_results),
+    ("supernet", "weight-sharing supernet: `train CONFIG --out DIR`, `extract DIR GENOTYPE --out model.pth`, `rate DIR GENOTYPE...`",
+     lambda p: __import__("archspace.supernet.cli", fromlist=["add_args"]).add_args(p), lambda a: __import__("archspace.supernet.cli", fromlist=["run"]).run(a)),
 ]
 
 
