@@ -83,3 +83,64 @@ def test_unreachable_server_is_one_line():
 
     with pytest.raises(ArchspaceError, match="cannot connect"):
         open_storage("postgresql+psycopg://u@127.0.0.1:1/db?connect_timeout=2")
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+@pytest.mark.slow  # two CLI processes, one killed mid-trial, the other waits out the grace period: ~1-2 min on 2 cores
+def test_a_killed_process_trial_is_failed_and_retried_by_the_live_one(tmp_path, pg_url):
+    """kill -9 one of two processes on one study mid-trial: the other, through Optuna's heartbeat and
+    RetryFailedTrialCallback, fails the dead trial, retries it and finishes the study; nobody reruns the killed command."""
+    import signal
+    import time
+
+    import optuna
+
+    train = {"kind": "train", "epochs": 3, "batch_size": 16, "max_steps_per_epoch": 6}
+    cfg = tiny_config(tmp_path, name="pg_kill", trials=6, budgets={}, evaluator=train, heartbeat_s=1)
+    cmd = [sys.executable, "-m", "archspace.cli", "search", str(cfg), "--storage", pg_url, "--quiet"]
+    victim, survivor = (subprocess.Popen([*cmd, "--out", str(tmp_path / name)], env=_env(), stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, text=True) for name in ("victim", "survivor"))
+    try:
+        killed, t0 = None, time.time()
+        while killed is None:
+            assert time.time() - t0 < 300, "the victim never ran a trial"
+            assert victim.poll() is None, victim.communicate()[1]
+            try:
+                running = optuna.load_study(study_name="pg_kill", storage=pg_url).get_trials(states=(optuna.trial.TrialState.RUNNING,))
+            except KeyError:  # the study is not made yet
+                running = []
+            for t in running:
+                pid = int(t.user_attrs.get("owner", "::").split(":")[1] or 0)
+                if pid and _parent(pid) == victim.pid:
+                    victim.send_signal(signal.SIGKILL)
+                    killed = t.number
+                    break
+            time.sleep(0.1)
+        victim.wait()
+        _, err = survivor.communicate(timeout=400)
+        assert survivor.returncode == 0, err
+    finally:
+        for p in (victim, survivor):
+            if p.poll() is None:
+                p.kill()
+    trials = optuna.load_study(study_name="pg_kill", storage=pg_url).get_trials()
+    assert not [t.number for t in trials if not t.state.is_finished()], "nothing left RUNNING or WAITING"
+    from archspace.search.record import TrialRecord, is_interrupted
+
+    dead = next(t for t in trials if t.number == killed)
+    assert dead.state == optuna.trial.TrialState.FAIL and is_interrupted(dead)
+    error = TrialRecord.from_trial(dead).error
+    assert error == "interrupted: its worker stopped sending heartbeats; retried"
+    retry = [t for t in trials if t.user_attrs.get("retry_of") == killed]
+    assert len(retry) == 1 and retry[0].params == dead.params and retry[0].state == optuna.trial.TrialState.COMPLETE
+    assert _parent(int(retry[0].user_attrs["owner"].split(":")[1])) != victim.pid
+    counted = [t for t in trials if not is_interrupted(t)]
+    assert len(counted) == 6 and all(t.state == optuna.trial.TrialState.COMPLETE for t in counted)
+    df = pd.read_csv(tmp_path / "survivor" / "trials.csv")
+    assert "RUNNING" not in set(df["state"]) and (df["error"].dropna() == error).all()

@@ -23,6 +23,8 @@ INT_COLUMNS = ("number", "eval_image_size", "eval_flops", "eval_params", "flops"
 # bookkeeping attributes a trial may carry besides its row's fields
 BOOKKEEPING = ("genotype", "owner", "interrupted", "seeded_from", "retry_of", "retries")
 EXTRA, OBJECTIVE = "eval:", "objective:"
+RETRIES = 2  # an interrupted trial is retried at most this many times
+STALE = "interrupted: its worker stopped sending heartbeats"
 
 
 @dataclass
@@ -55,6 +57,7 @@ class TrialRecord:
         if duration is None and t.datetime_start is not None and t.datetime_complete is not None:
             duration = (t.datetime_complete - t.datetime_start).total_seconds()
         known = {f.name: a.get(f.name) for f in fields(cls) if f.name in COLUMNS and f.name not in ("number", "state", "duration_s")}
+        known["error"] = error_of(t)
         return cls(
             number=t.number, state=state_of(t), duration_s=duration, **known,
             objectives={k.removeprefix(OBJECTIVE): v for k, v in a.items() if k.startswith(OBJECTIVE)},
@@ -98,6 +101,23 @@ def state_of(t: optuna.trial.FrozenTrial) -> str:
     if t.state == TrialState.COMPLETE and float(t.user_attrs.get("violation", 0.0)) > 0:
         return "INFEASIBLE"
     return t.state.name
+
+
+def stale(t: optuna.trial.FrozenTrial) -> bool:
+    """Failed by Optuna's heartbeat check (its worker went silent): the one FAIL archspace did not tell, so it has no error."""
+    return t.state == TrialState.FAIL and "error" not in t.user_attrs
+
+
+def is_interrupted(t: optuna.trial.FrozenTrial) -> bool:
+    """Stopped because its process stopped (killed, machine lost), not by its own outcome: it does not count."""
+    return bool(t.user_attrs.get("interrupted")) or stale(t)
+
+
+def error_of(t: optuna.trial.FrozenTrial) -> str | None:
+    if stale(t):  # retried by RetryFailedTrialCallback while its retry history is short enough
+        retried = bool(t.params) and len(t.system_attrs.get("retry_history", [])) < RETRIES
+        return STALE + ("; retried" if retried else "")
+    return t.user_attrs.get("error")
 
 
 def elapsed(t: optuna.trial.FrozenTrial) -> float | None:

@@ -21,9 +21,8 @@ from optuna.trial import TrialState
 
 from archspace.errors import ArchspaceError
 from archspace.search.config import SearchConfig
-from archspace.search.record import elapsed, put_stored
+from archspace.search.record import RETRIES, elapsed, is_interrupted, put_stored
 
-RETRIES = 2  # an interrupted trial is retried at most this many times
 MAX_SEED = 2**31 - 1
 SAMPLERS = {
     "tpe": optuna.samplers.TPESampler,
@@ -75,7 +74,7 @@ def open_study(run, cfg: SearchConfig, sampler=None) -> optuna.Study:
 
 def counted(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
     """Trials that count towards the target: asked and not interrupted (waiting enqueued ones do not)."""
-    return [t for t in trials if t.state != TrialState.WAITING and not t.user_attrs.get("interrupted")]
+    return [t for t in trials if t.state != TrialState.WAITING and not is_interrupted(t)]
 
 
 def fail_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial, reason: str, interrupted: bool = False) -> bool:
@@ -106,14 +105,10 @@ def interrupt(study: optuna.Study, trial: optuna.trial.FrozenTrial, why: str) ->
 
 
 def retry_stale(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-    """Optuna's stale-trial callback: the trial (already FAIL) is marked interrupted, and `RetryFailedTrialCallback`
-    enqueues its parameters again (at most RETRIES times) with only the attributes a retry keeps."""
-    history = list(trial.system_attrs.get("retry_history", []))
-    again = bool(trial.params) and len(history) < RETRIES
-    why = "interrupted: its worker stopped sending heartbeats" + ("; retried" if again else "")
-    put_stored(study._storage, trial._trial_id, error=why, interrupted=True)  # noqa: SLF001
-    if trial.datetime_start is not None:
-        put_stored(study._storage, trial._trial_id, duration_s=elapsed(trial))  # noqa: SLF001
+    """Optuna's stale-trial callback: `RetryFailedTrialCallback` enqueues the (already FAIL) trial's parameters again,
+    at most RETRIES times, with only the attributes a retry keeps. The failed trial is read as interrupted
+    (`record.stale`): Optuna allows no attribute on a finished trial."""
+    history = trial.system_attrs.get("retry_history", [])
     keep = {k: v for k, v in trial.user_attrs.items() if k == "seeded_from"}
     clean = copy.deepcopy(trial)
     clean.user_attrs = {**keep, "retry_of": trial.number, "retries": len(history) + 1}
