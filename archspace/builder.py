@@ -61,8 +61,9 @@ class ArchNet(nn.Module):
 
     img_size: build for another input size (int or (H, W)); the genotype is checked again there and a
     grid, window or patch that does not fit is refused with its field. dynamic_img_size: every op
-    follows any input size at run time (cells zero-padded, position tables resized); otherwise an op
-    tied to the map size refuses a size it cannot take, naming itself and the sizes it accepts.
+    follows any input size at run time (cells zero-padded, position tables resized), an img_size its
+    cells do not tile included (planned at the genotype's size); otherwise an op tied to the map size
+    refuses a size it cannot take, naming itself and the sizes it accepts.
     """
 
     def __init__(
@@ -81,7 +82,7 @@ class ArchNet(nn.Module):
         self.genotype = genotype
         self.img_size = _pair(img_size if img_size is not None else genotype.image_size)
         self.dynamic_img_size = dynamic_img_size
-        self.plan = plan_at(genotype, self.img_size)
+        self.plan = _plan_for(genotype, self.img_size, dynamic_img_size)
         self.num_classes = genotype.num_classes
         self.stem = build_op(genotype.stem, genotype.in_chans)
         self.stages = nn.Sequential(*(NetworkStage(s, p) for s, p in zip(genotype.stages, self.plan.stages)))
@@ -203,6 +204,18 @@ def plan_at(genotype: Genotype, size: tuple[int, int]):
         if size == (genotype.image_size, genotype.image_size):
             raise
         raise GenotypeError(err.path, f"{err.reason} (at input size {size[0]}x{size[1]})") from None
+
+
+def _plan_for(genotype: Genotype, size: tuple[int, int], dynamic: bool):
+    """The plan at `size`; a dynamic network whose cells (windows, blocks, grids) do not tile `size` is planned at the
+    genotype's own size and serves `size` by padding each cell at run time, as it serves any other size."""
+    try:
+        return plan_at(genotype, size)
+    except GenotypeError:
+        own = (genotype.image_size, genotype.image_size)
+        if not dynamic or size == own:
+            raise
+        return plan_at(genotype, own)
 
 
 def resample_to(old: torch.Tensor, new: torch.Tensor, name: str) -> torch.Tensor:
