@@ -8,7 +8,6 @@ FLOPs distribution, so a gene value does not look good merely because it adds FL
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
@@ -22,7 +21,6 @@ MAX_BINS = 8
 MODELS_PER_BIN = 5
 NUMERIC_GROUPS = 4
 BOOTSTRAP = 200
-IMPORTANCE_BOOTSTRAP = 20
 MIN_GROUP = 3
 
 
@@ -286,93 +284,3 @@ def analyze_table(feasible: pd.DataFrame, accuracy: bool, seed: int = 0) -> tupl
                                     _finding_text(name, text_value, err_name, scale, unit, raw, norm, lo, hi, n_v, n_r, bins)))
     findings.sort(key=lambda f: -abs(f.normalized_delta) if np.isfinite(f.normalized_delta) else 0.0)
     return genes, findings, err_name, unit, scale
-
-
-def gene_importance(trials: list, directions: Sequence[str], score_index: int, seed: int = 0,
-                    n_boot: int = IMPORTANCE_BOOTSTRAP) -> tuple[dict[str, dict[str, dict[str, float]]], str]:
-    """Importance of each gene for the score by Optuna's fANOVA and PED-ANOVA evaluators, on the given (COMPLETE,
-    feasible) Optuna trials and on `n_boot` bootstrap resamples of them: {evaluator: {gene: {value, mean, p05, p95}}}.
-
-    fANOVA (Hutter et al. 2014) uses the genes every trial has; PED-ANOVA (Watanabe et al. 2023, conditional
-    variant) also ranks conditional genes, by how much they matter to reach the top 10% of scores.
-    """
-    import optuna
-    from optuna.importance import FanovaImportanceEvaluator, PedAnovaImportanceEvaluator
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    sign = -1.0 if directions[score_index] == "maximize" else 1.0
-    evaluators = {
-        "fANOVA": (lambda s: FanovaImportanceEvaluator(seed=s), lambda t: t.values[score_index]),
-        "PED-ANOVA": (lambda s: PedAnovaImportanceEvaluator(), lambda t: sign * t.values[score_index]),
-    }
-    rng = np.random.default_rng(seed)
-    samples = [list(range(len(trials)))] + [rng.integers(0, len(trials), len(trials)).tolist() for _ in range(n_boot)]
-    out: dict[str, dict[str, dict[str, float]]] = {}
-    notes = []
-    for name, (make, target) in evaluators.items():
-        runs: list[dict[str, float]] = []
-        for b, idx in enumerate(samples):
-            study = optuna.create_study(directions=list(directions))
-            study.add_trials([trials[i] for i in idx])
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", UserWarning)  # PED-ANOVA's reminder that it minimises `target`
-                    runs.append(optuna.importance.get_param_importances(study, evaluator=make(seed + b), target=target))
-            except (RuntimeError, ValueError) as err:
-                if b == 0:
-                    notes.append(f"{name}: {err}")
-                    break
-        if not runs:
-            continue
-        genes = sorted({g for r in runs for g in r})
-        table = {}
-        for g in genes:
-            values = np.array([r.get(g, 0.0) for r in runs[1:]]) if len(runs) > 1 else np.array([runs[0].get(g, 0.0)])
-            table[g] = {"value": float(runs[0].get(g, 0.0)), "mean": float(values.mean()),
-                        "p05": float(np.percentile(values, 5)), "p95": float(np.percentile(values, 95))}
-        out[name] = dict(sorted(table.items(), key=lambda kv: -kv[1]["value"]))
-    return out, "; ".join(notes)
-
-
-def analyze_run(run, seed: int = 0, n_boot: int | None = None) -> tuple[Analysis, list[str]]:
-    """`archspace analyze`: EDFs, findings and gene importance of a run's COMPLETE feasible trials; writes
-    analysis.json, edf.png/html, importance.png/html and objective.png/html in the run."""
-    from archspace.pareto import score_label, objectives_from, score_is_accuracy, split_trials
-    from archspace.reporting import plots
-
-    trials = run.trials()
-    groups = split_trials(trials)
-    feasible = groups["feasible"].dropna(subset=["score"]).reset_index(drop=True)
-    if len(feasible) < 2 * MIN_GROUP:
-        raise ArchspaceError(f"analyze: {run.path} has {len(feasible)} complete feasible trials with a score; at least {2 * MIN_GROUP} are needed")
-    accuracy = score_is_accuracy(run)
-    genes, findings, err_name, unit, scale = analyze_table(feasible, accuracy, seed)
-    effect = {g.gene: max(x.normalized_mean_error for x in g.groups) - min(x.normalized_mean_error for x in g.groups) for g in genes}
-    genes.sort(key=lambda g: -effect[g.gene] if np.isfinite(effect[g.gene]) else 0.0)
-
-    objectives = objectives_from(run.objectives)
-    names = [o.name for o in objectives]
-    importance, note = {}, ""
-    if "score" in names:
-        study = run.load_study()
-        keep = set(feasible["number"].astype(int))
-        frozen = [t for t in study.get_trials(deepcopy=False) if t.number in keep and t.values is not None]
-        if len(frozen) >= 2 * MIN_GROUP:
-            importance, note = gene_importance(frozen, [o.direction for o in objectives], names.index("score"), seed,
-                                               IMPORTANCE_BOOTSTRAP if n_boot is None else n_boot)
-    else:
-        note = "no score objective: importance is computed for the score"
-    result = Analysis(err_name, unit.strip() or "score units", len(feasible), genes, findings, importance, note)
-
-    shown = trials.copy()
-    shown["_role"] = "COMPLETE"
-    for role in ("INFEASIBLE", "PRUNED", "FAIL"):
-        shown.loc[groups[role].index, "_role"] = role
-    score_axis = plots.axis_for("score", None, score_label(run))
-    errors, *_ = error_of(feasible["score"], accuracy)
-    error_label = f"{err_name} ({'%' if accuracy else 'score units'})"
-    files = plots.history_plots(run.path, shown, "score", True, score_axis, f"{run.study_name}: score by trial")
-    files += plots.edf_plots(run.path, feasible, errors, genes, error_label, scale)
-    files += plots.importance_plots(run.path, importance, f"{run.study_name}: gene importance for the score")
-    run.write_json("analysis.json", result.to_dict())
-    return result, [str(p) for p in files]

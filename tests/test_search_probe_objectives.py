@@ -60,7 +60,7 @@ def test_evaluator_computes_fgsm_and_eps_zero_is_clean_accuracy():
 def test_robust_quickstart_search_records_the_objective(tmp_path):
     import pandas as pd
 
-    from archspace.pareto import front_report
+    from archspace.reporting.front import front_report
     from archspace.search.rundir import RunDir
     from archspace.search.runner import search
 

@@ -58,7 +58,7 @@ def run_pareto(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from archspace.pareto import front_report
+    from archspace.reporting.front import front_report
 
     result = front_report(_open(args.run_dir), args.against, _progress)
     if args.json:
@@ -90,7 +90,7 @@ def run_pareto(args: argparse.Namespace) -> int:
 
 
 def run_analyze(args: argparse.Namespace) -> int:
-    from archspace.analysis import analyze_run
+    from archspace.reporting.analyze import analyze_run
 
     analysis, files = analyze_run(_open(args.run_dir), n_boot=args.bootstrap)
     if args.json:

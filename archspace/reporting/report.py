@@ -152,9 +152,10 @@ def _analysis_blocks(analysis, files: Sequence[str]) -> list[Block]:
 
 def write_report(run, against: Sequence[str] = ("zoo",), progress=None, n_boot: int | None = None) -> list[str]:
     """Compute the front (with the published models) and the analysis, and write report.md and report.html."""
-    from archspace.analysis import analyze_run
+    from archspace.reporting.analyze import analyze_run
     from archspace.errors import ArchspaceError
-    from archspace.pareto import front_report, run_config
+    from archspace.pareto import run_config
+    from archspace.reporting.front import front_report
 
     front = front_report(run, against, progress)
     blocks = _config_blocks(run, run_config(run)) + _trial_blocks(run, front) + _front_blocks(front) + _published_blocks(front)

@@ -1,4 +1,5 @@
-"""`archspace search CONFIG`: argument handling and the closing summary (the work is in runner.py)."""
+"""The search's command-line adapters: `archspace search CONFIG` (the work is in runner.py / ray_backend.py) and
+`archspace results export --storage URL --study NAME --out DIR` (a run folder rebuilt from a shared storage alone)."""
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,6 @@ def run_search(args: argparse.Namespace) -> int:
 
 
 def _print_summary(run, cfg, s: dict) -> None:
-    from archspace.cli import COMMANDS
-
     share = "" if math.isnan(s["feasible_share"]) else f" ({s['feasible_share']:.0%} of samples within budget)"
     print(f"search {cfg.name}: {s['done']} trials: {s['complete']} complete, {s['infeasible']} over budget, "
           f"{s['invalid']} invalid, {s['pruned']} pruned, {s['failed']} failed{share}")
@@ -55,15 +54,31 @@ def _print_summary(run, cfg, s: dict) -> None:
     elif "best" in s:
         print(f"best {cfg.objectives[0].name}: {s['best']:.4g} (genotype {s['best_id']})")
     print(f"results: {run.path}/trials.csv, {run.path}/genotypes/<id>.json, {run.path}/run.json")
-    commands = {c[0] for c in COMMANDS}
     ok = run.trials()
     ok = ok[ok["state"] == "COMPLETE"]
     print("next:")
-    if "pareto" in commands:
-        print(f"  archspace pareto {run.path}          # front vs the published models")
-    if "report" in commands:
-        print(f"  archspace report {run.path}          # report.md / report.html")
+    print(f"  archspace pareto {run.path}          # front vs the published models")
+    print(f"  archspace report {run.path}          # report.md / report.html")
     if len(ok):
         best = s.get("best_id") or ok.iloc[0]["genotype_id"]
         print(f"  archspace build {run.path}/genotypes/{best}.json")
     print(f"  optuna-dashboard {run.storage_url}          # browse the study (pip install optuna-dashboard)")
+
+
+def add_results_args(p: argparse.ArgumentParser) -> None:
+    """Arguments of `archspace results`."""
+    p.add_argument("action", choices=["export"], help="export: write a run folder (config, run.json, trials.csv, genotypes) from the storage")
+    p.add_argument("--storage", required=True, help="Optuna storage URL (postgresql+psycopg://..., sqlite:///..., or a .journal file)")
+    p.add_argument("--study", required=True, help="study name (the search config's name)")
+    p.add_argument("--out", required=True, help="new or empty folder for the run")
+
+
+def run_results(args: argparse.Namespace) -> int:
+    from archspace.search.progress import summary
+    from archspace.search.storage import export_run
+
+    run_dir, n = export_run(args.storage, args.study, Path(args.out))
+    s = summary(run_dir.trials(), run_dir.config)
+    print(f"exported {args.study}: {s['done']} trials ({s['complete']} complete, {s['running']} running), "
+          f"{n} genotypes -> {run_dir.path}")
+    return 0

@@ -1,0 +1,52 @@
+"""`archspace analyze`: EDFs, findings and gene importance of a run (archspace.analysis, archspace.importance),
+written as analysis.json and plots in the run."""
+from __future__ import annotations
+
+import numpy as np
+
+from archspace.analysis import MIN_GROUP, Analysis, analyze_table, error_of
+from archspace.errors import ArchspaceError
+from archspace.importance import IMPORTANCE_BOOTSTRAP, gene_importance
+from archspace.pareto import objectives_from, score_is_accuracy, score_label, split_trials
+from archspace.reporting import plots
+
+
+def analyze_run(run, seed: int = 0, n_boot: int | None = None) -> tuple[Analysis, list[str]]:
+    """`archspace analyze`: EDFs, findings and gene importance of a run's COMPLETE feasible trials; writes
+    analysis.json, edf.png/html, importance.png/html and objective.png/html in the run."""
+    trials = run.trials()
+    groups = split_trials(trials)
+    feasible = groups["feasible"].dropna(subset=["score"]).reset_index(drop=True)
+    if len(feasible) < 2 * MIN_GROUP:
+        raise ArchspaceError(f"analyze: {run.path} has {len(feasible)} complete feasible trials with a score; at least {2 * MIN_GROUP} are needed")
+    accuracy = score_is_accuracy(run)
+    genes, findings, err_name, unit, scale = analyze_table(feasible, accuracy, seed)
+    effect = {g.gene: max(x.normalized_mean_error for x in g.groups) - min(x.normalized_mean_error for x in g.groups) for g in genes}
+    genes.sort(key=lambda g: -effect[g.gene] if np.isfinite(effect[g.gene]) else 0.0)
+
+    objectives = objectives_from(run.objectives)
+    names = [o.name for o in objectives]
+    importance, note = {}, ""
+    if "score" in names:
+        study = run.load_study()
+        keep = set(feasible["number"].astype(int))
+        frozen = [t for t in study.get_trials(deepcopy=False) if t.number in keep and t.values is not None]
+        if len(frozen) >= 2 * MIN_GROUP:
+            importance, note = gene_importance(frozen, [o.direction for o in objectives], names.index("score"), seed,
+                                               IMPORTANCE_BOOTSTRAP if n_boot is None else n_boot)
+    else:
+        note = "no score objective: importance is computed for the score"
+    result = Analysis(err_name, unit.strip() or "score units", len(feasible), genes, findings, importance, note)
+
+    shown = trials.copy()
+    shown["_role"] = "COMPLETE"
+    for role in ("INFEASIBLE", "PRUNED", "FAIL"):
+        shown.loc[groups[role].index, "_role"] = role
+    score_axis = plots.axis_for("score", None, score_label(run))
+    errors, *_ = error_of(feasible["score"], accuracy)
+    error_label = f"{err_name} ({'%' if accuracy else 'score units'})"
+    files = plots.history_plots(run.path, shown, "score", True, score_axis, f"{run.study_name}: score by trial")
+    files += plots.edf_plots(run.path, feasible, errors, genes, error_label, scale)
+    files += plots.importance_plots(run.path, importance, f"{run.study_name}: gene importance for the score")
+    run.write_json("analysis.json", result.to_dict())
+    return result, [str(p) for p in files]

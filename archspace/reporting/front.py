@@ -1,0 +1,99 @@
+"""`archspace pareto`: a run's front beside the published models, as pareto.json, front.png and front.html.
+
+The maths (sorting, hypervolume, knee, dominance) is archspace.pareto's; the published models are measured
+by the search layer under the run's protocol (archspace.search.published, through `published.measured`).
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from archspace.pareto import (dominance_gains, dominates, hypervolume, knee_index, objectives_from, pareto_ranks, reference_point,
+                              score_label, split_trials, target_size)
+from archspace.reporting import plots
+from archspace.reporting import published as pub
+
+
+def _row(r: pd.Series, names: list[str]) -> dict[str, Any]:
+    return {n: (None if pd.isna(r[n]) else float(r[n])) for n in names}
+
+
+def front_report(run, against: Sequence[str] = (), progress=None) -> dict[str, Any]:
+    """The `archspace pareto` object: objectives, counts, front (knee marked), published models measured under the
+    run's protocol and as reported, which published models a searched genotype dominates and by how much,
+    and the hypervolume with its reference point. Writes pareto.json, front.png and front.html in the run."""
+    from archspace.zoo import zoo_dir
+
+    objectives = objectives_from(run.objectives)
+    names = [o.name for o in objectives]
+    trials = run.trials()
+    groups = split_trials(trials)
+    counts = {"total": len(trials), **{k: len(v) for k, v in groups.items()}}
+    feasible = groups["feasible"].dropna(subset=names)
+    ranks = pareto_ranks(feasible[names].to_numpy(), objectives)
+    front = feasible[ranks == 0].sort_values(names[::-1]).reset_index(drop=True)
+
+    candidates = pub.select(run, list(against)) if against else []
+    measured = pub.measured(run, candidates, progress) if candidates else []
+    measured_ok = [m for m in measured if all(m.get(n) is not None for n in names)]
+    pub_points = np.array([[m[n] for n in names] for m in measured_ok], dtype=float).reshape(-1, len(names))
+
+    budgets = pub.run_budgets(run)
+    everything = np.vstack([feasible[names].to_numpy(dtype=float), pub_points])
+    ref = reference_point(everything, objectives, budgets) if len(everything) else None
+    knee = front.iloc[knee_index(front[names].to_numpy(), objectives)] if len(front) else None
+
+    def genotype_file(gid: str) -> str:
+        return str(run.genotype_path(gid))
+
+    front_rows = [{"number": int(r["number"]), "genotype_id": r["genotype_id"], "genotype_file": genotype_file(r["genotype_id"]),
+                   **_row(r, names), "knee": knee is not None and int(r["number"]) == int(knee["number"])} for _, r in front.iterrows()]
+    published_rows, dominated = [], []
+    for m, point in zip(measured_ok, pub_points):
+        doms = [i for i in range(len(front)) if dominates(front[names].iloc[i].to_numpy(dtype=float), point, objectives)]
+        published_rows.append({"name": m["name"], "genotype_id": m["genotype_id"], "genotype_file": str(zoo_dir() / f"{m['name']}.json"),
+                               **{n: m.get(n) for n in ("flops", "params")}, **{n: m[n] for n in names},
+                               "why": m["reason"], "dominated": bool(doms)})
+        if doms:
+            gains = dominance_gains(point, front[names].iloc[doms].to_numpy(dtype=float), objectives)
+            for g in gains.values():
+                g["by"] = int(front["number"].iloc[doms[g.pop("by_index")]])
+            dominated.append({"name": m["name"], "dominated_by": [int(front["number"].iloc[i]) for i in doms],
+                              "gained": {o.name: gains[o.name] for o in objectives if o.maximise},
+                              "saved": {o.name: gains[o.name] for o in objectives if not o.maximise}})
+    hv = None
+    if ref is not None:
+        hv = {"value": hypervolume(front[names].to_numpy(dtype=float), objectives, ref.values) if len(front) else 0.0,
+              "published": hypervolume(pub_points, objectives, ref.values) if len(pub_points) else None,
+              "reference": ref.to_dict(objectives)}
+    result = {
+        "run": str(run.path),
+        "objectives": [{"name": o.name, "direction": o.direction} for o in objectives],
+        "counts": counts,
+        "front": front_rows,
+        "knee": front_rows[[r["knee"] for r in front_rows].index(True)] if knee is not None else None,
+        "published": published_rows,
+        "published_failed": [{"name": m["name"], "error": m.get("error", "no objective values")} for m in measured if m not in measured_ok],
+        "published_excluded": [{"name": c.name, "reason": c.reason} for c in candidates if not c.included],
+        "reported": pub.reported(candidates),
+        "dominated": dominated,
+        "hypervolume": hv,
+    }
+    axes = {n: plots.axis_for(n, target_size(run, trials), score_label(run)) for n in names}
+    shown = trials.copy()
+    shown["_role"] = "COMPLETE"
+    for role in ("INFEASIBLE", "PRUNED", "FAIL"):
+        shown.loc[groups[role].index, "_role"] = role
+    shown = shown[shown["state"] != "RUNNING"]
+    state_counts = {"COMPLETE": counts["feasible"], "INFEASIBLE": counts["INFEASIBLE"], "PRUNED": counts["PRUNED"], "FAIL": counts["FAIL"]}
+    shown_axes = [(o.name, o.maximise) for o in objectives]
+    if len(objectives) == 1 and "flops" in trials and names != ["flops"]:  # one objective: draw it against FLOPs
+        shown_axes.insert(0, ("flops", False))
+        axes["flops"] = plots.axis_for("flops", target_size(run, trials), "")
+    files = plots.front_plots(run.path, shown, front, knee, pd.DataFrame(published_rows), shown_axes,
+                              axes, state_counts, f"{run.study_name}: Pareto front of {counts['feasible']} feasible trials", budgets)
+    result["files"] = [str(p) for p in files]
+    run.write_json("pareto.json", result)
+    return result
