@@ -37,6 +37,7 @@ class Supernet(nn.Module):
             fill = 1 if key.endswith("running_var") else 0
             self.stats.register_buffer(storage_name(key), torch.full(shape, fill, dtype=dtype))
         self.cache_size = cache
+        self.sync_bn = False  # set by DDP training on CUDA: subnets use SyncBatchNorm (global batch statistics)
         self._subnets: OrderedDict[str, nn.Module] = OrderedDict()
 
     # ------------------------------------------------------------------ layout
@@ -70,6 +71,8 @@ class Supernet(nn.Module):
         if module is None:
             self.check(genotype)
             module = build(genotype)
+            if self.sync_bn:
+                module = nn.SyncBatchNorm.convert_sync_batchnorm(module)
             for p in module.parameters():
                 p.requires_grad_(False)
             module.to(next(iter(self.weights.values())).device)

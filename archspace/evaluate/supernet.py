@@ -1,0 +1,67 @@
+"""The `supernet` evaluator: score = validation accuracy of the subnet with a trained supernet's weights.
+
+`evaluator: {kind: supernet, checkpoint: DIR, train: {epochs: 5, ...}}` where DIR was written by
+`archspace supernet train CONFIG --out DIR` (a relative DIR is taken from the working directory; `train`
+holds that command's options, archspace.supernet.config.SupernetConfig). setup() loads the supernet once per run; every trial
+and worker rates with it (archspace.supernet.rate: inherited weights, BatchNorm recalibrated on
+`calib_batches` training batches).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from pydantic import Field
+
+from archspace.errors import ArchspaceError
+from archspace.evaluate.data import DataBundle
+from archspace.evaluate.registry import BaseEvaluator, EvaluatorConfig, Report, SetupContext, register_evaluator
+from archspace.supernet.config import SupernetConfig
+
+
+class SupernetEvaluatorConfig(EvaluatorConfig):
+    """Rate subnets with a trained supernet (archspace supernet train)."""
+
+    kind: Literal["supernet"] = "supernet"
+    checkpoint: str = Field(min_length=1, description="the folder `archspace supernet train --out` wrote")
+    calib_batches: int = Field(4, ge=0, description="training batches that recalibrate BatchNorm statistics per subnet")
+    batch_size: int = Field(64, ge=1)
+    train: SupernetConfig | None = Field(None, description="how `archspace supernet train CONFIG` trains it (read by that command)")
+
+
+@register_evaluator
+class SupernetEvaluator(BaseEvaluator):
+    """Inherited-weight validation accuracy; the supernet is loaded once, in setup()."""
+
+    config_class = SupernetEvaluatorConfig
+    cfg: SupernetEvaluatorConfig
+    score_is_accuracy = True
+    score_name = "top-1 accuracy (supernet weights)"
+
+    def __init__(self, cfg: SupernetEvaluatorConfig):
+        super().__init__(cfg)
+        self.supernet = None
+
+    def setup(self, ctx: SetupContext) -> None:
+        from archspace.supernet import checkpoint
+
+        folder = Path(self.cfg.checkpoint)
+        self.supernet, meta = checkpoint.load(folder)
+        dims = (ctx.bundle.image_size, ctx.bundle.in_chans, ctx.bundle.num_classes)
+        if (self.supernet.image_size, self.supernet.in_chans, self.supernet.num_classes) != dims:
+            raise ArchspaceError(
+                f"evaluator.checkpoint: {folder} was trained on {meta.get('data')} "
+                f"({self.supernet.image_size} px, {self.supernet.in_chans} channels, {self.supernet.num_classes} classes), "
+                f"the search's data is {dims[0]} px, {dims[1]} channels, {dims[2]} classes"
+            )
+
+    def evaluate(self, genotype, bundle: DataBundle, seed: int = 0, device: Any = "cpu", report: Report | None = None) -> dict[str, float]:
+        from archspace.supernet.rate import rate
+
+        if self.supernet is None:
+            self.setup(SetupContext(bundle=bundle, seed=seed, device=str(device)))
+        self.supernet.to(torch.device(device))
+        accuracy = rate(self.supernet, genotype, bundle, calib_batches=self.cfg.calib_batches,
+                        batch_size=self.cfg.batch_size, seed=seed, device=device)
+        return {"score": accuracy}

@@ -1,0 +1,49 @@
+"""A trained supernet's folder: `checkpoint.pt` (written atomically after every epoch) and `supernet.json`.
+
+checkpoint.pt holds the layout (shapes of the shared tensors), the state_dict, the optimizer state, the
+epochs done, the training config and where the space and data came from; supernet.json repeats the
+readable part. A run killed at any moment resumes from the last complete epoch.
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from archspace.atomic import write_bytes, write_json
+from archspace.errors import ArchspaceError
+from archspace.supernet.supernet import Supernet
+
+CHECKPOINT = "checkpoint.pt"
+META = "supernet.json"
+
+
+def save(folder: Path, supernet: Supernet, optimizer_state: dict | None, meta: dict[str, Any]) -> None:
+    """Write the checkpoint, then the readable summary, each atomically."""
+    buffer = io.BytesIO()
+    torch.save({"layout": supernet.layout(), "state_dict": supernet.state_dict(), "optimizer": optimizer_state, "meta": meta}, buffer)
+    write_bytes(folder / CHECKPOINT, buffer.getvalue())
+    write_json(folder / META, meta)
+
+
+def read(folder: str | Path) -> dict[str, Any] | None:
+    """The checkpoint of `folder`, or None when there is none yet."""
+    path = Path(folder) / CHECKPOINT
+    if not path.is_file():
+        return None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 (any unreadable file gets the same one line)
+        raise ArchspaceError(f"{path}: not a readable supernet checkpoint ({type(err).__name__}: {str(err).splitlines()[0][:120]})") from None
+
+
+def load(folder: str | Path) -> tuple[Supernet, dict[str, Any]]:
+    """The trained supernet of `folder` (eval mode) and its meta (space, data, epochs done)."""
+    state = read(folder)
+    if state is None:
+        raise ArchspaceError(f"{folder}: no {CHECKPOINT}; train one with `archspace supernet train CONFIG --out {folder}`")
+    supernet = Supernet.from_layout(state["layout"])
+    supernet.load_state_dict(state["state_dict"])
+    return supernet.eval(), state["meta"]

@@ -1,0 +1,134 @@
+"""`archspace supernet train CONFIG --out DIR`, `extract DIR GENOTYPE --out model.pth`, `rate DIR GENOTYPE...`.
+
+Under torchrun the train action runs data-parallel: `torchrun --standalone --nproc_per_node 2 -m
+archspace.supernet.cli train CONFIG --out DIR`.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import time
+from pathlib import Path
+
+
+def add_args(p: argparse.ArgumentParser) -> None:
+    """Arguments of `archspace supernet` (registered by archspace.cli)."""
+    p.add_argument("action", choices=["train", "extract", "rate"],
+                   help="train: CONFIG --out DIR; extract: DIR GENOTYPE --out model.pth; rate: DIR GENOTYPE... (val accuracy, seconds)")
+    p.add_argument("paths", nargs="+", help="train: the search config; extract/rate: the supernet folder, then genotype files")
+    p.add_argument("--out", default=None, help="train: the supernet folder (resumed when it has a checkpoint); extract: the state_dict file")
+    p.add_argument("--epochs", type=int, default=None, help="overrides supernet.epochs of the config")
+    p.add_argument("--lr", type=float, default=None, help="overrides supernet.lr")
+    p.add_argument("--batch-size", type=int, default=None, help="overrides supernet.batch_size (the global batch)")
+    p.add_argument("--max-steps", type=int, default=None, help="overrides supernet.max_steps_per_epoch")
+    p.add_argument("--sandwich", action="store_true", default=None, help="sandwich rule: largest, smallest and random subnets each step")
+    p.add_argument("--distill", action="store_true", default=None, help="in-place distillation from the largest subnet (with --sandwich)")
+    p.add_argument("--calib-batches", type=int, default=4, help="rate: training batches for BN recalibration (default 4)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+
+
+def run(args: argparse.Namespace) -> int:
+    from archspace.errors import ArchspaceError
+
+    if args.action == "train":
+        if len(args.paths) != 1 or not args.out:
+            raise ArchspaceError("supernet train: give one CONFIG and --out DIR")
+        return _train(args)
+    if len(args.paths) < 2:
+        raise ArchspaceError(f"supernet {args.action}: give the supernet folder and a genotype file")
+    if args.action == "extract":
+        if len(args.paths) != 2 or not args.out:
+            raise ArchspaceError("supernet extract: give DIR GENOTYPE and --out model.pth")
+        return _extract(args)
+    return _rate(args)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from archspace.evaluate.data import load_data
+    from archspace.search.space import SearchSpace
+    from archspace.supernet.config import load_train_config
+    from archspace.supernet.train import train_supernet
+
+    overrides = {"epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size, "max_steps_per_epoch": args.max_steps,
+                 "sandwich": args.sandwich, "distill": args.distill}
+    search, cfg = load_train_config(args.paths[0], overrides)
+    space = SearchSpace.from_file(search.space)
+    bundle = load_data(search.data)
+    meta = {"name": search.name, "space": search.space, "space_text": Path(search.space).read_text(encoding="utf-8"), "data": search.data}
+    print(f"training the supernet of {search.name} on {bundle.describe()}", flush=True)
+    train_supernet(space, bundle, cfg, Path(args.out), meta, device=args.device, log=lambda line: print(line, flush=True))
+    return 0
+
+
+def _genotype_for(supernet, path: str):
+    """A genotype file put onto the supernet's data (adapted when its size, channels or classes differ)."""
+    from archspace.genotype import load_genotype
+    from archspace.genotype.adapt import adapt
+
+    genotype = load_genotype(path)
+    dims = (supernet.image_size, supernet.in_chans, supernet.num_classes)
+    if (genotype.image_size, genotype.in_chans, genotype.num_classes) != dims:
+        return adapt(genotype, *dims), True
+    return genotype, False
+
+
+def _extract(args: argparse.Namespace) -> int:
+    import torch
+
+    from archspace.atomic import write_bytes
+    from archspace.genotype import dump_genotype
+    from archspace.supernet import checkpoint
+    from archspace.supernet.rate import standalone
+
+    supernet, _ = checkpoint.load(args.paths[0])
+    genotype, was_adapted = _genotype_for(supernet, args.paths[1])
+    state = supernet.extract(genotype)
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    out = Path(args.out)
+    write_bytes(out, buffer.getvalue())
+    x = torch.randn(2, supernet.in_chans, supernet.image_size, supernet.image_size)
+    with torch.no_grad():
+        ours, theirs = supernet(x, genotype), standalone(supernet, genotype)(x)
+    rel = float((ours - theirs).abs().max() / theirs.abs().max().clamp_min(1e-12))
+    print(f"wrote {out}: state_dict of {genotype.name} ({len(state)} tensors); stand-alone vs supernet output: {rel:.1e} relative")
+    if was_adapted:
+        target = out.with_suffix(".json")
+        dump_genotype(genotype, target)
+        print(f"the genotype was put onto the supernet's data ({supernet.image_size} px); its adapted genotype: {target}")
+    return 0
+
+
+def _rate(args: argparse.Namespace) -> int:
+    from archspace.evaluate.data import load_data
+    from archspace.supernet import checkpoint
+    from archspace.supernet.rate import rate
+
+    supernet, meta = checkpoint.load(args.paths[0])
+    bundle = load_data(meta["data"])
+    for path in args.paths[1:]:
+        genotype, _ = _genotype_for(supernet, path)
+        t0 = time.perf_counter()
+        accuracy = rate(supernet, genotype, bundle, calib_batches=args.calib_batches, device=args.device)
+        print(f"{path}  accuracy {accuracy:.4f}  {time.perf_counter() - t0:.2f} s")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m archspace.supernet.cli ACTION ...` (what torchrun launches), with the CLI's one-line errors."""
+    import sys
+
+    from archspace.errors import ArchspaceError
+
+    parser = argparse.ArgumentParser(prog="archspace supernet", description=__doc__)
+    add_args(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except (ArchspaceError, OSError, ValueError) as err:
+        print(f"archspace: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
