@@ -75,7 +75,7 @@ def add_results_args(p: argparse.ArgumentParser) -> None:
 
 def run_results(args: argparse.Namespace) -> int:
     from archspace.search.progress import summary
-    from archspace.search.storage import export_run
+    from archspace.search.restore import export_run
 
     run_dir, n = export_run(args.storage, args.study, Path(args.out))
     s = summary(run_dir.trials(), run_dir.config)

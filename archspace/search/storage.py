@@ -2,8 +2,8 @@
 
 - `rdb_storage(url)`: Optuna's RDB storage for a URL, with a one-line hint when the database driver is
   missing (`pip install -e ".[postgres]"`); `postgresql://` uses psycopg 3 when psycopg2 is absent.
-- `publish_run(study, run)` / `export_run(url, study_name, out)`: the run's config, metadata and space
-  are kept in the study itself, so the run folder can be rebuilt from the storage alone.
+- `publish_run(study, run)`: the run's config, metadata and space are kept in the study itself, so the
+  run folder can be rebuilt from the storage alone (archspace.search.restore).
 """
 from __future__ import annotations
 
@@ -81,46 +81,3 @@ def publish_run(study, run) -> None:
     study.set_user_attr(SPACE_ATTR, Path(cfg.space).read_text(encoding="utf-8"))
     study.set_user_attr(META_ATTR, json.dumps(run.meta, sort_keys=True))
     study.set_user_attr(CONFIG_ATTR, cfg.to_yaml())
-
-
-def export_run(storage_url: str, study_name: str, out: Path) -> tuple[object, int]:
-    """Rebuild a run folder from the storage alone: config.yaml, space.yaml, run.json, trials.csv, genotypes/."""
-    import optuna
-    import yaml
-
-    from archspace.genotype import dump_genotype
-    from archspace.genotype.io import genotype_from_dict
-    from archspace.search.rundir import RunDir, open_storage
-    from archspace.search.record import export_trials
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = open_storage(storage_url)
-    try:
-        study = optuna.load_study(study_name=study_name, storage=storage)
-    except KeyError:
-        names = sorted(s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False))
-        raise ArchspaceError(f"--study {study_name!r}: no such study in the storage (it has: {', '.join(names) or 'none'})") from None
-    attrs = study.user_attrs
-    if CONFIG_ATTR not in attrs:
-        raise ArchspaceError(f"--study {study_name!r}: not an archspace search (no {CONFIG_ATTR} in its user attributes)")
-    out.mkdir(parents=True, exist_ok=True)
-    if any(not p.name.startswith(".") for p in out.iterdir()):
-        raise ArchspaceError(f"--out {out}: is not empty; give an empty or new folder")
-    run = RunDir(out, must_exist=False)
-    space = run.write_text("space.yaml", attrs[SPACE_ATTR])
-    cfg = yaml.safe_load(attrs[CONFIG_ATTR])
-    cfg["space"] = str(space.resolve())
-    meta = json.loads(attrs[META_ATTR])
-    meta["space"] = {**meta.get("space", {}), "path": cfg["space"]}
-    meta["storage"] = storage_url
-    run.write_text("config.yaml", yaml.safe_dump(cfg, sort_keys=False))
-    run.write_json("run.json", meta)
-    trials = study.get_trials(deepcopy=False)
-    n = 0
-    for t in trials:
-        text, gid = t.user_attrs.get("genotype"), t.user_attrs.get("genotype_id")
-        if text and gid and "eval_image_size" in t.user_attrs and not run.genotype_path(gid).is_file():
-            run.write_text(f"genotypes/{gid}.json", dump_genotype(genotype_from_dict(json.loads(text))))
-            n += 1
-    export_trials(run, trials)
-    return RunDir(out), n
