@@ -10,6 +10,7 @@ from torch.utils.data import TensorDataset
 from archspace.errors import ArchspaceError
 from archspace.evaluate.data import DataBundle, load_data
 from archspace.evaluate.evaluator import make_evaluator
+from archspace.evaluate.registry import evaluator_kinds
 from archspace.evaluate.metrics import METRICS, MetricContext, register_metric
 
 from evalutils import one_torch_thread, tiny_hybrid  # noqa: F401  (autouse fixture)
@@ -28,7 +29,7 @@ def small(width: int = 8):
     ("cfg", "message"),
     [
         ({"proxy": "jacob_cov"}, r"^evaluator.proxy: unknown proxy 'jacob_cov'; known proxies: grad_norm, naswot, snip, synflow, zico$"),
-        ({"kind": "nas"}, r"^evaluator.kind: unknown kind 'nas'; known kinds: proxy, train$"),
+        ({"kind": "nas"}, rf"^evaluator.kind: unknown kind 'nas'; known kinds: {', '.join(evaluator_kinds())}$"),
         ({"kind": "train", "opt": "adamx"}, r"^evaluator.opt: unknown optimizer 'adamx'"),
         ({"kind": "train", "epochs": 0}, r"^evaluator.epochs: "),
         ({"metrics": ["erf"]}, r"^evaluator.metrics: unknown metric 'erf'; known metrics: .*synflow"),
@@ -38,6 +39,11 @@ def small(width: int = 8):
 def test_bad_evaluator_config_is_one_line(cfg, message):
     with pytest.raises(ArchspaceError, match=message):
         make_evaluator(cfg)
+
+
+def test_proxy_and_train_are_registered_kinds():
+    kinds = evaluator_kinds()
+    assert {"proxy", "train"} <= set(kinds) and list(kinds) == sorted(kinds)
 
 
 def test_default_is_the_synflow_proxy():

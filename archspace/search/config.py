@@ -215,25 +215,6 @@ class SearchConfig(_Block):
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
 
-def _one_line(err: ValidationError, prefix: str) -> ArchspaceError:
-    e = err.errors()[0]
-    loc = ""
-    for part in e["loc"]:
-        if isinstance(part, int):
-            loc += f"[{part}]"
-        elif not str(part).startswith(("function-", "tagged-union")):
-            loc = f"{loc}.{part}" if loc else str(part)
-    if e["type"] == "extra_forbidden":
-        reason = "unknown field"
-    elif e["type"] == "missing":
-        reason = "is required"
-    elif e["type"] == "literal_error":
-        reason = f"{e['input']!r} is not one of {e['ctx']['expected']}"
-    else:
-        reason = e["msg"].removeprefix("Value error, ")
-    return ArchspaceError(f"{prefix}{loc}: {reason}" if loc else f"{prefix}{reason}")
-
-
 def config_from_dict(data: Any, base: Path | None = None, where: str = "") -> SearchConfig:
     """Validate a config mapping; `space` is resolved against `base` (the config file's folder)."""
     prefix = f"{where}: " if where else ""
@@ -242,7 +223,9 @@ def config_from_dict(data: Any, base: Path | None = None, where: str = "") -> Se
     try:
         cfg = SearchConfig.model_validate(data)
     except ValidationError as err:
-        raise _one_line(err, prefix) from None
+        from archspace.evaluate.config import one_line
+
+        raise ArchspaceError(f"{prefix}{one_line(err)}") from None
     except ArchspaceError as err:  # raised by a block's own validation (the evaluator's), already naming its field
         raise ArchspaceError(f"{prefix}{err}") from None
     space = Path(cfg.space)
@@ -268,21 +251,28 @@ class _NoAliasLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
-def load_config(path: str | Path) -> SearchConfig:
-    """Read and validate a search-config YAML file; `name` defaults to the file's stem."""
-    path = Path(path)
-    if not path.is_file():
-        raise ArchspaceError(f"{path}: no such file")
-    if path.stat().st_size > MAX_CONFIG_BYTES:
-        raise ArchspaceError(f"{path}: {path.stat().st_size} bytes is too large for a search config")
+def read_yaml(path: str | Path) -> Any:
+    """A search config's YAML under safeload's limits (size, UTF-8, bounded plain data), without aliases."""
+    from archspace import safeload
+
+    text = safeload.read_text(path, "search config", MAX_CONFIG_BYTES)
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_NoAliasLoader)  # noqa: S506 (a SafeLoader)
-    except UnicodeDecodeError as err:
-        raise ArchspaceError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+        data = yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as err:
         raise ArchspaceError(f"{path}: not valid YAML: {str(err).splitlines()[0]}") from None
     except RecursionError:
         raise ArchspaceError(f"{path}: nested too deeply to be a search config") from None
+    try:
+        safeload.check_plain(data)
+    except ArchspaceError as err:
+        raise ArchspaceError(f"{path}: {err}") from None
+    return data
+
+
+def load_config(path: str | Path) -> SearchConfig:
+    """Read and validate a search-config YAML file; `name` defaults to the file's stem."""
+    path = Path(path)
+    data = read_yaml(path)
     if isinstance(data, dict):
         data.setdefault("name", re.sub(r"[^A-Za-z0-9._-]", "_", path.stem) or "search")
     return config_from_dict(data, base=path.resolve().parent, where=str(path))

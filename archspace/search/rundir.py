@@ -18,7 +18,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from archspace import atomic
 from archspace.errors import ArchspaceError
@@ -47,13 +46,9 @@ class RunDir:
     @property
     def config(self):
         """The resolved SearchConfig the run was started with."""
-        from archspace.search.config import config_from_dict
+        from archspace.search.config import config_from_dict, read_yaml
 
-        try:
-            data = yaml.safe_load((self.path / "config.yaml").read_text())
-        except (OSError, yaml.YAMLError) as err:
-            raise ArchspaceError(f"{self.path / 'config.yaml'}: cannot read: {err}") from None
-        return config_from_dict(data, where=str(self.path / "config.yaml"))
+        return config_from_dict(read_yaml(self.path / "config.yaml"), where=str(self.path / "config.yaml"))
 
     @property
     def objectives(self) -> list[tuple[str, str]]:
