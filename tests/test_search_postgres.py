@@ -106,16 +106,19 @@ def test_a_killed_process_trial_is_failed_and_retried_by_the_live_one(tmp_path, 
     cmd = [sys.executable, "-m", "archspace.cli", "search", str(cfg), "--storage", pg_url, "--quiet"]
     victim, survivor = (subprocess.Popen([*cmd, "--out", str(tmp_path / name)], env=_env(), stdout=subprocess.PIPE,
                                          stderr=subprocess.PIPE, text=True) for name in ("victim", "survivor"))
+    storage = optuna.storages.RDBStorage(pg_url)  # one engine for the polling loop: a new one per poll exhausts max_connections
     try:
         killed, t0 = None, time.time()
         while killed is None:
             assert time.time() - t0 < 300, "the victim never ran a trial"
             assert victim.poll() is None, victim.communicate()[1]
             try:
-                running = optuna.load_study(study_name="pg_kill", storage=pg_url).get_trials(states=(optuna.trial.TrialState.RUNNING,))
+                running = optuna.load_study(study_name="pg_kill", storage=storage).get_trials(states=(optuna.trial.TrialState.RUNNING,))
             except KeyError:  # the study is not made yet
                 running = []
             for t in running:
+                if "genotype" not in t.user_attrs:  # still sampling: a kill now would leave a partial set of params
+                    continue
                 pid = int(t.user_attrs.get("owner", "::").split(":")[1] or 0)
                 if pid and _parent(pid) == victim.pid:
                     victim.send_signal(signal.SIGKILL)
@@ -129,7 +132,8 @@ def test_a_killed_process_trial_is_failed_and_retried_by_the_live_one(tmp_path, 
         for p in (victim, survivor):
             if p.poll() is None:
                 p.kill()
-    trials = optuna.load_study(study_name="pg_kill", storage=pg_url).get_trials()
+    trials = optuna.load_study(study_name="pg_kill", storage=storage).get_trials()
+    storage.engine.dispose()
     assert not [t.number for t in trials if not t.state.is_finished()], "nothing left RUNNING or WAITING"
     from archspace.search.record import TrialRecord, is_interrupted
 
