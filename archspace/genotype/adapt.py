@@ -31,6 +31,7 @@ from archspace.errors import GenotypeError
 from archspace.genotype.base import Shape
 from archspace.genotype.io import canonical_dict, genotype_from_dict
 from archspace.genotype.schema import Genotype
+from archspace.genotype.specs import MIXERS
 
 
 def tile(value: int, sides: list[int]) -> int:
@@ -89,25 +90,25 @@ def _hmhsa(mixer: dict[str, Any], sides: list[int]) -> None:
         mixer["pools"] = pools
 
 
+def _tied_fields(spec) -> tuple[str, ...]:
+    """The genes a mixer spec declares map-tied and that adapt resizes (cell sizes and ratios; a position bias sized by the
+    token count is rebuilt at build time instead)."""
+    return tuple(name for name, f in spec.model_fields.items()
+                 if isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get("map_tied") in ("cell_size", "ratio"))
+
+
+MAP_TIED = {spec.model_fields["kind"].default: fields for spec in MIXERS if (fields := _tied_fields(spec))}
+
+
 def _adapt_mixer(mixer: dict[str, Any], sides: list[int]) -> None:
-    """Rule 2 on one stage's mixer (in place)."""
-    kind = mixer["kind"]
-    if kind == "swin":
-        mixer["window"] = tile(mixer["window"], sides)
-    elif kind == "halo":
-        mixer["block"] = tile(mixer["block"], sides)
-    elif kind == "hmhsa":
+    """Rule 2 on one stage's mixer (in place), for the genes its spec declares map-tied."""
+    fields = MAP_TIED.get(mixer["kind"], ())
+    if "grids" in fields:  # H-MHSA: level by level, each on the map pooled by the levels before
         _hmhsa(mixer, sides)
-    elif kind == "cont":
-        mixer["patches"] = [tile(p, sides) for p in mixer["patches"]]
-    elif kind == "dmixer":
-        mixer["sr_stride"] = tile(mixer["sr_stride"], sides)
-    elif kind == "sra":
-        mixer["sr"] = tile(mixer["sr"], sides)
-
-
-MAP_TIED = {"swin": ("window",), "halo": ("block",), "hmhsa": ("grids", "pools"), "cont": ("patches",),
-            "dmixer": ("sr_stride",), "sra": ("sr",)}
+        return
+    for name in fields:
+        value = mixer[name]
+        mixer[name] = [tile(v, sides) for v in value] if isinstance(value, (list, tuple)) else tile(value, sides)
 
 
 def adapt(genotype: Genotype, image_size: int, in_chans: int, num_classes: int) -> Genotype:

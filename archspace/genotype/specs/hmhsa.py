@@ -81,7 +81,8 @@ class HMHSAMixer(Spec):
         "their number changes. Each G_i must divide the level's map (H_0 / (G_0...G_{i-1})).",
         json_schema_extra={"map_tied": "cell_size"},
     )
-    pools: tuple[int, ...] | None = Field(None, description="pooling factor into each level > 0; None = the previous grid size")
+    pools: tuple[int, ...] | None = Field(None, description="pooling factor into each level > 0; None = the previous grid size",
+                                          json_schema_extra={"map_tied": "ratio"})
     pooling: Literal["max_avg", "avg", "max"] = Field("max_avg", description="Eq. 8 max + average pooling; the 2021 code: avg")
     query: Literal["full", "pooled"] = "full"
     heads: int | None = Field(None, ge=1, description="number of heads, must divide the channels; None derives it from head_dim")
