@@ -35,17 +35,18 @@ def rate(supernet: Supernet, genotype: Genotype, bundle: DataBundle, calib_batch
     """Validation accuracy (fraction) of `genotype` with the supernet's weights and recalibrated BN statistics.
 
     `val`: the validation batches, when the caller rates many subnets and loads them once.
+    calib_batches=0 keeps the supernet's shared statistics (a copy; they are not updated).
     """
     module = supernet.subnet(genotype)
     tensors = {n: t.detach() for n, t in supernet.path_tensors(genotype, module).items()}
     for name, t in tensors.items():
-        if owned_buffer(name):
+        if owned_buffer(name) and calib_batches > 0:
             tensors[name] = torch.zeros_like(t) if not name.endswith("running_var") else torch.ones_like(t)
     norms = [m for m in module.modules() if isinstance(m, _BatchNorm)]
     momenta = [m.momentum for m in norms]
     module.eval()
     try:
-        if norms:
+        if norms and calib_batches > 0:
             for m in norms:
                 m.momentum = None
                 m.train()

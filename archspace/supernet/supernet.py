@@ -81,9 +81,8 @@ class Supernet(nn.Module):
             self._subnets.popitem(last=False)
         return module
 
-    def _owner(self, name: str, genotype: Genotype, buffer: bool) -> tuple[str, torch.Tensor]:
+    def _owner(self, name: str, genotype: Genotype, store) -> tuple[str, torch.Tensor]:
         key = owner_key(name, genotype)
-        store = dict(self.stats.named_buffers()) if buffer else self.weights
         try:
             return key, store[storage_name(key)]
         except KeyError:
@@ -93,11 +92,12 @@ class Supernet(nn.Module):
         """Subnet tensor name -> its slice of the shared tensors (parameters made contiguous, BN statistics as views)."""
         out: dict[str, torch.Tensor] = {}
         for name, p in module.named_parameters():
-            key, owner = self._owner(name, genotype, buffer=False)
+            key, owner = self._owner(name, genotype, self.weights)
             out[name] = take(owner, p.shape, key).contiguous()
+        stats = dict(self.stats.named_buffers())
         for name, b in module.named_buffers():
             if owned_buffer(name):
-                key, owner = self._owner(name, genotype, buffer=True)
+                key, owner = self._owner(name, genotype, stats)
                 out[name] = take(owner, b.shape, key)
         return out
 
