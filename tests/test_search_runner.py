@@ -151,3 +151,24 @@ def test_any_storage_url_works_and_resumes(tmp_path):
     run, _ = search(cfg.model_copy(update={"trials": 3}), tmp_path / "run", quiet=True, in_process=True)
     assert len(optuna.load_study(study_name="tiny", storage=url).trials) == 3
     assert run.trials()["number"].tolist() == [0, 1, 2]
+
+
+def test_resuming_after_editing_the_space_file_is_refused(tmp_path):
+    cfg = load_config(tiny_config(tmp_path, trials=2))
+    search(cfg, tmp_path / "run", quiet=True, in_process=True)
+    space = tmp_path / "tiny.yaml"
+    space.write_text(space.read_text().replace("{depth: {int: [1, 2]}}", "{depth: {int: [6, 9]}}"))
+    with pytest.raises(ArchspaceError, match=r"holds a different search \(space: .*tiny.yaml changed since the run began") as err:
+        search(cfg.model_copy(update={"trials": 3}), tmp_path / "run", quiet=True, in_process=True)
+    assert "\n" not in str(err.value)
+    assert len(RunDir(tmp_path / "run").trials()) == 2
+
+
+def test_a_second_folder_on_a_shared_study_must_bring_the_same_space(tmp_path):
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    cfg = load_config(tiny_config(tmp_path, trials=2))
+    search(cfg, tmp_path / "a", storage=url, quiet=True, in_process=True)
+    space = tmp_path / "tiny.yaml"
+    space.write_text(space.read_text().replace("{depth: {int: [1, 2]}}", "{depth: {int: [6, 9]}}"))
+    with pytest.raises(ArchspaceError, match="was begun on another space"):
+        search(cfg.model_copy(update={"trials": 3}), tmp_path / "b", storage=url, quiet=True, in_process=True)

@@ -1,4 +1,5 @@
-"""A run folder made or reopened for a search: config.yaml and run.json written once, the same search checked on resume.
+"""A run folder made or reopened for a search: config.yaml and run.json written once, the same search checked on resume
+(the config, and the space file's content through its sha256).
 
 `prepare_run` refuses a folder that holds another search (naming the first difference) or that is not
 empty; `resolve_config` applies the command line's overrides to a config file.
@@ -39,6 +40,13 @@ def _first_difference(a: Any, b: Any, path: str = "") -> str | None:
     return None if a == b else f"{path}: {a!r} there, {b!r} now"
 
 
+def space_digest(path: str | Path) -> str:
+    """The sha256 of the space file's bytes: part of the run's identity, so a run resumes only on the space it began with."""
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def prepare_run(cfg: SearchConfig, out: Path, storage: str | None = None) -> RunDir:
     """Create the run folder (config.yaml, run.json) or check that `cfg` is the search it holds."""
     out.mkdir(parents=True, exist_ok=True)
@@ -51,6 +59,10 @@ def prepare_run(cfg: SearchConfig, out: Path, storage: str | None = None) -> Run
                                  {k: v for k, v in new.items() if k not in RUN_SETTINGS})
         if diff:
             raise ArchspaceError(f"{out} holds a different search ({diff}); use another --out, or the same config to resume it")
+        was, now = run.meta.get("space", {}).get("sha256"), space_digest(cfg.space)
+        if was is not None and was != now:
+            raise ArchspaceError(f"{out} holds a different search (space: {cfg.space} changed since the run began, sha256 "
+                                 f"{was[:12]} there, {now[:12]} now); use another --out, or the run's space file to resume it")
         if storage and storage != run.meta["storage"]:
             raise ArchspaceError(f"{out} uses the storage {run.meta['storage']!r}; resume it without --storage or with the same one")
         run.write_text("config.yaml", cfg.to_yaml())
@@ -75,7 +87,7 @@ def prepare_run(cfg: SearchConfig, out: Path, storage: str | None = None) -> Run
         "versions": _versions(),
         "device": device_fingerprint("cuda" if cfg.device.startswith("cuda") else "cpu", 1),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "space": {"name": space.name, "path": cfg.space, "anchors": list(space.anchors)},
+        "space": {"name": space.name, "path": cfg.space, "anchors": list(space.anchors), "sha256": space_digest(cfg.space)},
     }
     run.write_json("run.json", meta)
     return RunDir(out)

@@ -74,10 +74,14 @@ def _engine_kwargs(url: str) -> dict:
 
 # -- the run kept in the study --------------------------------------------------------------------
 def publish_run(study, run) -> None:
-    """Keep the run's resolved config, run.json and space file in the study (once), for `results export`."""
-    if CONFIG_ATTR in study.user_attrs:
-        return
+    """Keep the run's resolved config, run.json and space file in the study (once), for `results export`; a later
+    run on the same study (another machine, another --out) must bring the same space file."""
     cfg = run.config
+    if CONFIG_ATTR in study.user_attrs:
+        if study.user_attrs.get(SPACE_ATTR) not in (None, Path(cfg.space).read_text(encoding="utf-8")):
+            raise ArchspaceError(f"study {study.study_name!r} was begun on another space than {cfg.space} (its text differs); "
+                                 "use another study name, or that space file")
+        return
     study.set_user_attr(SPACE_ATTR, Path(cfg.space).read_text(encoding="utf-8"))
     study.set_user_attr(META_ATTR, json.dumps(run.meta, sort_keys=True))
     study.set_user_attr(CONFIG_ATTR, cfg.to_yaml())
