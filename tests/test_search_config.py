@@ -96,3 +96,44 @@ def test_the_quickstart_is_multi_objective_under_a_flops_budget_with_a_proxy_off
     cfg = load_config(ROOT / "searches" / "quickstart.yaml")
     assert [o.name for o in cfg.objectives] == ["score", "flops"]
     assert cfg.evaluator["kind"] == "proxy" and cfg.data["name"] == "digits"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("budgets: {flops: -1G}", r"budgets\.flops: is negative \(-1e\+09\)"),
+        ("budgets: {params: -3}", r"budgets\.params: is negative \(-3\)"),
+        ("budgets: {flops: .inf}", r"budgets\.flops: must be a finite number, got inf"),
+        ("budgets: {flops: .nan}", r"budgets\.flops: must be a finite number, got nan"),
+        ("data: {name: digits, image_size: 100000}", r"data: image_size 100000 is over 256 px, the most for digits"),
+        ("data: {name: cifar10, image_size: 100000}", r"data: image_size 100000 is over 1024 px"),
+    ],
+)
+def test_hostile_budgets_and_image_sizes_are_refused_in_one_line(tmp_path, text, message):
+    with pytest.raises(ArchspaceError, match=message) as err:
+        load_config(write(tmp_path, "space: tiny.yaml\nobjectives: [score]\n" + text))
+    assert "\n" not in str(err.value)
+
+
+def test_an_infinite_budget_never_reaches_run_json(tmp_path):
+    """A `.inf` budget was accepted and written into run.json as a bare Infinity (not JSON): now the config is refused."""
+    assert main(["search", str(tiny_config(tmp_path, budgets={"flops": float("inf")})), "--out", str(tmp_path / "run")]) == 2
+    assert not (tmp_path / "run").exists()
+
+
+def test_workers_over_the_usable_cores_are_capped_and_said(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from archspace.search.limits import usable_workers
+
+    cores = len(os.sched_getaffinity(0))
+    assert usable_workers(cores) == (cores, None)
+    assert usable_workers(10_000) == (cores, f"workers: 10000 capped at {cores}, the cores this process may run on")
+    cfg = tiny_config(tmp_path, trials=1, workers=10_000)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-m", "archspace.cli", "search", str(cfg), "--out", str(tmp_path / "run"), "--quiet"],
+                          capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert f"archspace: workers: 10000 capped at {cores}" in proc.stderr and "Traceback" not in proc.stderr

@@ -14,21 +14,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from archspace.errors import ArchspaceError
+from archspace.search.limits import check_data_size, parse_amount
 
 COSTS = ("flops", "params", "latency_ms", "memory_mb")
 OBJECTIVES = ("score", *COSTS)
 SAMPLERS = ("tpe", "nsgaii", "gp", "random")
-_SI = {"": 1, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
-
-
-def parse_amount(value: Any) -> Any:
-    """1.8e9, 1800000000 or "1.8G" -> 1.8e9 (k/K, M, G, T suffixes); anything else is left to pydantic."""
-    if isinstance(value, str):
-        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([kKMGT]?)\s*", value)
-        if not m:
-            raise ValueError(f"{value!r} is not a number (suffixes k, M, G, T allowed, e.g. '1.8G')")
-        return float(m.group(1)) * _SI[m.group(2)]
-    return value
 
 
 class _Block(BaseModel):
@@ -184,6 +174,8 @@ class SearchConfig(_Block):
         from archspace.evaluate.registry import evaluator_config
 
         return evaluator_config(value).model_dump(mode="json")
+
+    _data = field_validator("data", mode="before")(check_data_size)
 
     @field_validator("sampler", mode="before")
     @classmethod

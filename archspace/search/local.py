@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from typing import Any
 
@@ -29,8 +30,13 @@ class Supervisor:
     def __init__(self, orch: Orchestration):
         import multiprocessing as mp
 
+        from archspace.search.limits import usable_workers
+
         self.orch, self.cfg = orch, orch.cfg
-        self.threads = max(1, len(os.sched_getaffinity(0)) // self.cfg.workers)  # the cores this process may use
+        self.workers, capped = usable_workers(self.cfg.workers)
+        if capped:  # said even when quiet: the config asked for more than runs
+            print(f"archspace: {capped}", file=sys.stderr, flush=True)
+        self.threads = max(1, len(os.sched_getaffinity(0)) // self.workers)  # the cores this process may use
         self.mp = mp.get_context("spawn")
         self.procs: list[Any] = []
         self.respawns = 0
@@ -91,12 +97,12 @@ class Supervisor:
                 if self.respawns > 5 * max(self.cfg.trials, 1):
                     raise ArchspaceError("workers keep dying; see the errors in trials.csv")
         left = self.cfg.trials - len(counted(trials))
-        while len(self.procs) < min(self.cfg.workers, max(left, 0)):
+        while len(self.procs) < min(self.workers, max(left, 0)):
             self.spawn()
 
 
 class LocalBackend:
-    """Worker processes on this machine (`cfg.workers` of them), or the trials in this process."""
+    """Worker processes on this machine (`cfg.workers` of them, at most one per usable core), or the trials in this process."""
 
     who = "the workers"
 
