@@ -8,7 +8,8 @@ from archspace.analysis import MIN_GROUP, Analysis, analyze_table, error_of
 from archspace.errors import ArchspaceError
 from archspace.importance import IMPORTANCE_BOOTSTRAP, gene_importance
 from archspace.pareto import objectives_from, score_is_accuracy, score_label, split_trials
-from archspace.reporting import plots
+from archspace.reporting import analysis_plots
+from archspace.reporting.plotting import axis_for
 
 
 def analyze_run(run, seed: int = 0, n_boot: int | None = None) -> tuple[Analysis, list[str]]:
@@ -42,11 +43,11 @@ def analyze_run(run, seed: int = 0, n_boot: int | None = None) -> tuple[Analysis
     shown["_role"] = "COMPLETE"
     for role in ("INFEASIBLE", "PRUNED", "FAIL"):
         shown.loc[groups[role].index, "_role"] = role
-    score_axis = plots.axis_for("score", None, score_label(run))
+    score_axis = axis_for("score", None, score_label(run))
     errors, *_ = error_of(feasible["score"], accuracy)
     error_label = f"{err_name} ({'%' if accuracy else 'score units'})"
-    files = plots.history_plots(run.path, shown, "score", True, score_axis, f"{run.study_name}: score by trial")
-    files += plots.edf_plots(run.path, feasible, errors, genes, error_label, scale)
-    files += plots.importance_plots(run.path, importance, f"{run.study_name}: gene importance for the score")
+    files = analysis_plots.history_plots(run.path, shown, "score", True, score_axis, f"{run.study_name}: score by trial")
+    files += analysis_plots.edf_plots(run.path, feasible, errors, genes, error_label, scale)
+    files += analysis_plots.importance_plots(run.path, importance, f"{run.study_name}: gene importance for the score")
     run.write_json("analysis.json", result.to_dict())
     return result, [str(p) for p in files]

@@ -12,7 +12,8 @@ import pandas as pd
 
 from archspace.pareto import (dominance_gains, dominates, hypervolume, knee_index, objectives_from, pareto_ranks, reference_point,
                               score_label, split_trials, target_size)
-from archspace.reporting import plots
+from archspace.reporting.front_plot import front_plots
+from archspace.reporting.plotting import axis_for
 from archspace.reporting import published as pub
 
 
@@ -81,7 +82,7 @@ def front_report(run, against: Sequence[str] = (), progress=None) -> dict[str, A
         "dominated": dominated,
         "hypervolume": hv,
     }
-    axes = {n: plots.axis_for(n, target_size(run, trials), score_label(run)) for n in names}
+    axes = {n: axis_for(n, target_size(run, trials), score_label(run)) for n in names}
     shown = trials.copy()
     shown["_role"] = "COMPLETE"
     for role in ("INFEASIBLE", "PRUNED", "FAIL"):
@@ -91,8 +92,8 @@ def front_report(run, against: Sequence[str] = (), progress=None) -> dict[str, A
     shown_axes = [(o.name, o.maximise) for o in objectives]
     if len(objectives) == 1 and "flops" in trials and names != ["flops"]:  # one objective: draw it against FLOPs
         shown_axes.insert(0, ("flops", False))
-        axes["flops"] = plots.axis_for("flops", target_size(run, trials), "")
-    files = plots.front_plots(run.path, shown, front, knee, pd.DataFrame(published_rows), shown_axes,
+        axes["flops"] = axis_for("flops", target_size(run, trials), "")
+    files = front_plots(run.path, shown, front, knee, pd.DataFrame(published_rows), shown_axes,
                               axes, state_counts, f"{run.study_name}: Pareto front of {counts['feasible']} feasible trials", budgets)
     result["files"] = [str(p) for p in files]
     run.write_json("pareto.json", result)
