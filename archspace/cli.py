@@ -1,4 +1,7 @@
-"""The `archspace` command line. Bad input exits 2 with one line on stderr."""
+"""The `archspace` command line. Bad input exits 2 with one line on stderr.
+
+Each package's command-line adapters (arguments, then a call into the package) live in its `commands.py`
+(archspace/commands.py for the genotype commands); COMMANDS names them as `module:function`."""
 from __future__ import annotations
 
 import argparse
@@ -136,11 +139,11 @@ COMMANDS: list[Command] = [
     ("latency-table", "build a device's latency lookup table (resumable)", _latency_table_args,
      _lazy("archspace.cost.commands:run_latency_table")),
     ("probe", "effective receptive field, invariance, FGSM robustness and throughput of models, compared in one table",
-     _lazy("archspace.probe.command:add_args"), _lazy("archspace.probe.command:run")),
+     _lazy("archspace.probe.commands:add_args"), _lazy("archspace.probe.commands:run")),
     ("convert-weights", "convert an official checkpoint into a state_dict of our genotype", _convert_weights_args,
-     _lazy("archspace.weights.command:run")),
+     _lazy("archspace.weights.commands:run")),
     ("space", "a search space: `show FILE` (genes, size, valid share, samples) or `sample FILE -n N --out DIR`",
-     _lazy("archspace.search.space_cli:add_args"), _lazy("archspace.search.space_cli:run")),
+     _lazy("archspace.search.commands:add_space_args"), _lazy("archspace.search.commands:run_space")),
     ("search", "constrained architecture search from a search config (resumable: the same --out continues)",
      _lazy("archspace.search.commands:add_search_args"), _lazy("archspace.search.commands:run_search")),
     ("pareto", "Pareto front of a search run, against the published models (front.png, front.html)",
@@ -152,7 +155,7 @@ COMMANDS: list[Command] = [
     ("results", "`export --storage URL --study NAME --out DIR`: a run folder rebuilt from a shared Optuna storage",
      _lazy("archspace.search.commands:add_results_args"), _lazy("archspace.search.commands:run_results")),
     ("supernet", "weight-sharing supernet: `train CONFIG --out DIR`, `extract DIR GENOTYPE --out model.pth`, `rate DIR GENOTYPE...`",
-     _lazy("archspace.supernet.cli:add_args"), _lazy("archspace.supernet.cli:run")),
+     _lazy("archspace.supernet.commands:add_args"), _lazy("archspace.supernet.commands:run")),
 ]
 
 

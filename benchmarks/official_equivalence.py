@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import official_models  # noqa: E402
 import official_random  # noqa: E402
 
-from archspace.weights.command import convert_checkpoint  # noqa: E402
+from archspace.weights.commands import convert_checkpoint  # noqa: E402
 from archspace.weights.convert import official_layout  # noqa: E402
 from archspace.zoo import zoo_genotype, zoo_names  # noqa: E402
 

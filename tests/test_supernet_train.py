@@ -43,7 +43,7 @@ def write_config(folder: Path, space: Path, train: dict | None = None, evaluator
 def cli(*args: str, torchrun: int = 0, check: bool = True) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     head = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={torchrun}"] if torchrun else [sys.executable]
-    done = subprocess.run([*head, "-m", "archspace.supernet.cli", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    done = subprocess.run([*head, "-m", "archspace.supernet.commands", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
     if check:
         assert done.returncode == 0, done.stderr[-3000:]
     return done
@@ -136,7 +136,7 @@ def test_resume_after_kill_9_gives_the_uninterrupted_weights(tmp_path):
     cfg = write_config(tmp_path, DDP_SPACE, {"epochs": 3, "batch_size": 32, "max_steps_per_epoch": 6, "log_every": 1})
     cli("train", str(cfg), "--out", str(tmp_path / "straight"))
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "archspace.supernet.cli", "train", str(cfg), "--out", str(killed)],
+    proc = subprocess.Popen([sys.executable, "-m", "archspace.supernet.commands", "train", str(cfg), "--out", str(killed)],
                             cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:

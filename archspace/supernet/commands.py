@@ -1,7 +1,7 @@
 """`archspace supernet train CONFIG --out DIR`, `extract DIR GENOTYPE --out model.pth`, `rate DIR GENOTYPE...`.
 
 Under torchrun the train action runs data-parallel: `torchrun --standalone --nproc_per_node 2 -m
-archspace.supernet.cli train CONFIG --out DIR`.
+archspace.supernet.commands train CONFIG --out DIR`.
 """
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ def _rate(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m archspace.supernet.cli ACTION ...` (what torchrun launches), with the CLI's one-line errors."""
+    """`python -m archspace.supernet.commands ACTION ...` (what torchrun launches), with the CLI's one-line errors."""
     import sys
 
     from archspace.errors import ArchspaceError
