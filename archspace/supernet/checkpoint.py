@@ -6,15 +6,13 @@ readable part. A run killed at any moment resumes from the last complete epoch.
 """
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from archspace.atomic import write_bytes, write_json
+from archspace.atomic import write_json
 from archspace.errors import ArchspaceError
 from archspace.supernet.supernet import Supernet
+from archspace.weights.checkpoint import load_torch_checkpoint, save_torch_checkpoint
 
 CHECKPOINT = "checkpoint.pt"
 META = "supernet.json"
@@ -22,9 +20,7 @@ META = "supernet.json"
 
 def save(folder: Path, supernet: Supernet, optimizer_state: dict | None, meta: dict[str, Any]) -> None:
     """Write the checkpoint, then the readable summary, each atomically."""
-    buffer = io.BytesIO()
-    torch.save({"layout": supernet.layout(), "state_dict": supernet.state_dict(), "optimizer": optimizer_state, "meta": meta}, buffer)
-    write_bytes(folder / CHECKPOINT, buffer.getvalue())
+    save_torch_checkpoint(folder / CHECKPOINT, {"layout": supernet.layout(), "state_dict": supernet.state_dict(), "optimizer": optimizer_state, "meta": meta})
     write_json(folder / META, meta)
 
 
@@ -33,10 +29,7 @@ def read(folder: str | Path) -> dict[str, Any] | None:
     path = Path(folder) / CHECKPOINT
     if not path.is_file():
         return None
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 (any unreadable file gets the same one line)
-        raise ArchspaceError(f"{path}: not a readable supernet checkpoint ({type(err).__name__}: {str(err).splitlines()[0][:120]})") from None
+    return load_torch_checkpoint(path, "supernet checkpoint")
 
 
 def load(folder: str | Path) -> tuple[Supernet, dict[str, Any]]:

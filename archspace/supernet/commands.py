@@ -6,7 +6,6 @@ archspace.supernet.commands train CONFIG --out DIR`.
 from __future__ import annotations
 
 import argparse
-import io
 import time
 from pathlib import Path
 
@@ -75,18 +74,16 @@ def _genotype_for(supernet, path: str):
 def _extract(args: argparse.Namespace) -> int:
     import torch
 
-    from archspace.atomic import write_bytes
     from archspace.genotype import dump_genotype
     from archspace.supernet import checkpoint
     from archspace.supernet.rate import standalone
+    from archspace.weights.checkpoint import save_torch_checkpoint
 
     supernet, _ = checkpoint.load(args.paths[0])
     genotype, was_adapted = _genotype_for(supernet, args.paths[1])
     state = supernet.extract(genotype)
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
     out = Path(args.out)
-    write_bytes(out, buffer.getvalue())
+    save_torch_checkpoint(out, state)
     x = torch.randn(2, supernet.in_chans, supernet.image_size, supernet.image_size)
     with torch.no_grad():
         ours, theirs = supernet(x, genotype), standalone(supernet, genotype)(x)

@@ -1,4 +1,5 @@
-"""Read a torch checkpoint without running code from it.
+"""Read a torch checkpoint without running code from it, and write one atomically: the one loader and the one
+writer of torch files (official weights, converted state_dicts, supernet checkpoints, extracted subnets).
 
 `torch.load(weights_only=True)` unpickles only tensors and plain containers. Raw training checkpoints also
 hold their run's settings: timm's CheckpointSaver and the STM-evaluation / ConvNeXt `save_model` store the
@@ -9,12 +10,14 @@ pickles is named in the error, which differs from the one for a file that is no 
 from __future__ import annotations
 
 import argparse
+import io
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from archspace.atomic import write_bytes
 from archspace.errors import ArchspaceError
 
 _NUMPY_CORE = getattr(np, "_core", None) or np.core
@@ -57,3 +60,10 @@ def load_torch_checkpoint(path: str | Path, what: str = "checkpoint") -> Any:
                 "re-save the state_dict alone (torch.save(ckpt['state_dict'], 'weights.pth')) where you trust the file"
             ) from None
         raise ArchspaceError(f"{what}: {path} is not a readable torch checkpoint ({type(exc).__name__})") from None
+
+
+def save_torch_checkpoint(path: str | Path, obj: Any) -> Path:
+    """torch.save `obj` to `path` atomically (archspace.atomic): a reader or a killed run never sees half a file."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return write_bytes(path, buffer.getvalue())

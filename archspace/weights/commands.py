@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import torch
 
 from archspace.errors import ArchspaceError
+from archspace.weights.checkpoint import save_torch_checkpoint
 
 
 def convert_checkpoint(family_name: str, checkpoint: str | Path, genotype_path: str | Path) -> tuple[torch.nn.Module, dict]:
@@ -29,9 +29,7 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not args.force:
         raise ArchspaceError(f"--out: {out} exists; pass --force to overwrite it")
     model, state = convert_checkpoint(args.family, args.checkpoint, args.genotype)
-    tmp = out.with_name(out.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, out)  # a failed write never leaves a half file at --out
+    save_torch_checkpoint(out, state)  # atomically: a failed write never leaves a half file at --out
     n = sum(p.numel() for p in model.parameters())
     print(f"converted {len(state)} tensors ({n:,} parameters) from {args.family} -> {out}")
     print(f"load with: archspace.build(load_genotype({str(args.genotype)!r})).load_state_dict(torch.load({str(out)!r}))")
