@@ -64,12 +64,12 @@ def test_published_models_measured_once_then_report(synthetic_run, capsys, monke
     assert out["hypervolume"]["published"] is not None
 
     # published results are cached in the run: a second call evaluates nothing
-    import archspace.search.runner as runner
+    import archspace.search.published as published  # where measure() looks it up
 
     def no_evaluation(*args, **kwargs):
         raise AssertionError("evaluated again")
 
-    monkeypatch.setattr(runner, "evaluate_genotype", no_evaluation)
+    monkeypatch.setattr(published, "evaluate_genotype", no_evaluation)
     again = _pareto_json(run, capsys, "--against", PUBLISHED)
     assert again["published"] == out["published"]
 

@@ -44,6 +44,15 @@ def evaluate_genotype(run: RunDir, genotype) -> dict[str, Any]:
                          adapted.image_size, ev.flops, ev.params, result)
 
 
+def device_kind(device: str) -> str:
+    """'cpu' or 'cuda' (any CUDA index is one kind); 'auto' is the kind it picks on this machine."""
+    if device == "auto":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device.split(":")[0]
+
+
 def protocol_key(run: RunDir) -> str:
     """A digest of everything a published row depends on besides the genotype."""
     from importlib.metadata import PackageNotFoundError, version
@@ -55,7 +64,7 @@ def protocol_key(run: RunDir) -> str:
         archspace_version = ""
     protocol = {
         "data": cfg.data, "data_size": run.meta.get("eval"), "evaluator": cfg.evaluator, "seed": cfg.seed,
-        "device": cfg.device.split(":")[0], "target": cfg.target.model_dump(mode="json"), "costs": cfg.costs.model_dump(mode="json"),
+        "device": device_kind(cfg.device), "target": cfg.target.model_dump(mode="json"), "costs": cfg.costs.model_dump(mode="json"),
         "budgets": cfg.budgets.model_dump(mode="json"), "archspace": archspace_version,
     }
     return hashlib.sha256(json.dumps(protocol, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -10,7 +10,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from archspace.errors import ArchspaceError
@@ -44,15 +43,10 @@ class SupernetConfig(BaseModel):
 
 def load_train_config(path: str | Path, overrides: dict[str, Any] | None = None) -> tuple[Any, SupernetConfig]:
     """The search config (space, data, seed) and the training options of CONFIG, with CLI `overrides` on top."""
-    from archspace.search.config import config_from_dict
+    from archspace.search.config import config_from_dict, read_yaml
 
     path = Path(path)
-    if not path.is_file():
-        raise ArchspaceError(f"{path}: no such file")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise ArchspaceError(f"{path}: not valid YAML: {str(err).splitlines()[0]}") from None
+    data = read_yaml(path)  # the search config's reader: safeload's limits, no aliases
     if not isinstance(data, dict):
         raise ArchspaceError(f"{path}: a search config must be a mapping")
     section = data.pop("supernet", None) or {}

@@ -1,0 +1,110 @@
+"""One of each mechanism (issue 17): published models cached under the full protocol, one torch-checkpoint
+writer and loader, one YAML policy for user files."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from reportutils import make_run
+
+from archspace.errors import ArchspaceError
+from archspace.search import published
+from archspace.search.rundir import RunDir
+from archspace.zoo import zoo_genotype
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> RunDir:
+    return RunDir(make_run(tmp_path / "run", n=6, evaluator="proxy"))
+
+
+@pytest.fixture
+def evaluations(monkeypatch) -> list[str]:
+    """Each evaluate_genotype call's genotype name, in order (the evaluation itself is faked)."""
+    calls: list[str] = []
+
+    def fake(run, genotype):
+        calls.append(genotype.name)
+        return {"name": genotype.name, "score": float(len(calls))}
+
+    monkeypatch.setattr(published, "evaluate_genotype", fake)
+    return calls
+
+
+def _edit_config(run: RunDir, replace: bool = False, **changes) -> None:
+    path = run.path / "config.yaml"
+    cfg = yaml.safe_load(path.read_text())
+    for key, value in changes.items():
+        cfg[key] = {**cfg[key], **value} if isinstance(value, dict) and not replace else value
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+
+
+def _edit_meta(run: RunDir, **changes) -> None:
+    path = run.path / "run.json"
+    meta = json.loads(path.read_text())
+    meta["eval"].update(changes)
+    path.write_text(json.dumps(meta))
+
+
+PROTOCOL_CHANGES = {
+    "data": lambda run, mp: _edit_config(run, data={"name": "digits", "image_size": 24}),
+    "data size": lambda run, mp: _edit_meta(run, image_size=24, num_classes=5),
+    "evaluator config": lambda run, mp: _edit_config(run, evaluator={"batch_size": 32}),
+    "evaluator kind": lambda run, mp: _edit_config(run, replace=True, evaluator={"kind": "train", "epochs": 1}),
+    "seed": lambda run, mp: _edit_config(run, seed=7),
+    "device kind": lambda run, mp: _edit_config(run, device="cuda:0"),
+    "archspace version": lambda run, mp: mp.setattr("importlib.metadata.version", lambda name: "999.0"),
+}
+
+
+@pytest.mark.parametrize("change", PROTOCOL_CHANGES)
+def test_a_published_row_is_reused_only_under_the_same_protocol(run, evaluations, monkeypatch, change):
+    models = [("u_dwconv_micro", zoo_genotype("u_dwconv_micro"))]
+    first = published.measure(run, models)
+    assert published.measure(run, models) == first and len(evaluations) == 1  # same protocol: read from published.json
+    PROTOCOL_CHANGES[change](run, monkeypatch)
+    again = published.measure(run, models)
+    assert len(evaluations) == 2 and again != first, f"a changed {change} reused the cached row"
+    assert published.measure(run, models) == again and len(evaluations) == 2  # cached under the new key
+
+
+def test_another_cuda_index_is_the_same_device_kind(run):
+    _edit_config(run, device="cuda:0")
+    key = published.protocol_key(run)
+    _edit_config(run, device="cuda:1")
+    assert published.protocol_key(run) == key
+    assert published.device_kind("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_torch_files_are_written_and_read_by_one_pair(tmp_path):
+    from archspace.weights.checkpoint import load_torch_checkpoint, save_torch_checkpoint
+
+    state = {"w": torch.arange(6.0).reshape(2, 3), "meta": {"epochs": 2}}
+    path = save_torch_checkpoint(tmp_path / "sub" / "model.pth", state)
+    loaded = load_torch_checkpoint(path)
+    assert torch.equal(loaded["w"], state["w"]) and loaded["meta"] == {"epochs": 2}
+    assert [p.name for p in path.parent.iterdir()] == ["model.pth"]  # no temporary file left beside it
+
+
+def test_a_corrupt_supernet_checkpoint_is_one_line_from_the_shared_loader(tmp_path):
+    from archspace.supernet import checkpoint
+
+    (tmp_path / checkpoint.CHECKPOINT).write_bytes(b"not a checkpoint")
+    with pytest.raises(ArchspaceError, match=r"^supernet checkpoint: .* is not a readable torch checkpoint"):
+        checkpoint.read(tmp_path)
+
+
+def test_a_supernet_training_config_is_read_under_the_config_policy(tmp_path):
+    from archspace.supernet.config import load_train_config
+
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("a: &a [1, 2]\nb: *a\n")
+    with pytest.raises(ArchspaceError, match=r"aliases \(\*a\) are not allowed"):
+        load_train_config(bomb)
+    big = tmp_path / "big.yaml"
+    big.write_text("# " + "x" * 1_100_000 + "\n")
+    with pytest.raises(ArchspaceError, match="too large for a search config"):
+        load_train_config(big)
