@@ -44,7 +44,7 @@ def _config_blocks(run, cfg: dict) -> list[Block]:
         ("sampler", str((cfg.get("sampler") or {}).get("kind", ""))),
         ("trials asked", str(cfg.get("trials", ""))),
         ("seed", str(meta.get("seed", cfg.get("seed", "")))),
-        ("study", f"{run.study_name} in {run.storage_url}"),
+        ("study", f"{run.study_name} in {run.storage_shown}"),
     ]
     return [heading("Configuration and budgets"), table(["setting", "value"], rows)]
 
@@ -165,7 +165,7 @@ def write_report(run, against: Sequence[str] = ("zoo",), progress=None, n_boot: 
     except ArchspaceError as err:
         blocks += [heading("Design-space analysis"), para(f"Not computed: {err}")]
     blocks += [heading("Browse the study"), para("Every trial carries its genotype id, genotype JSON and costs as user attributes:"),
-               code(f"optuna-dashboard {run.storage_url}")]
+               code(f"optuna-dashboard {run.storage_shown}")]
     title = f"archspace search report: {run.study_name}"
     run.write_text("report.md", to_markdown(title, blocks))
     run.write_text("report.html", to_html(title, blocks))

@@ -46,7 +46,7 @@ class Supervisor:
 
         o = self.orch
         p = self.mp.Process(target=worker_main, daemon=False,
-                            args=(str(o.run.path), self.cfg.trials, self.threads, os.getpid(), self.cfg, o.ctx.evaluator))
+                            args=(str(o.run.path), self.cfg.trials, self.threads, os.getpid(), self.cfg, o.ctx.evaluator, o.run.storage_url))
         p.start()
         self.procs.append(p)
 

@@ -53,14 +53,15 @@ def set_up_evaluator(cfg: SearchConfig, bundle, run: RunDir):
     return evaluator
 
 
-def load_context(run_path: str | Path, for_worker: bool = False, cfg: SearchConfig | None = None,
+def load_context(run_path: str | Path | RunDir, for_worker: bool = False, cfg: SearchConfig | None = None,
                  evaluator=None) -> tuple[TrialContext, optuna.Study | None]:
-    """Everything a trial needs, from the run folder; a worker is handed the driver's config and set-up evaluator."""
+    """Everything a trial needs, from the run folder (or an open RunDir, which carries the storage URL with its
+    password); a worker is handed the driver's config and set-up evaluator."""
     from archspace.evaluate.data import load_data
     from archspace.search.constraints import Coster
     from archspace.search.space import SearchSpace
 
-    run = RunDir(run_path)
+    run = run_path if isinstance(run_path, RunDir) else RunDir(run_path)
     cfg = cfg or run.config
     bundle = load_data(cfg.data)
     evaluator = evaluator if evaluator is not None else set_up_evaluator(cfg, bundle, run)
@@ -145,7 +146,7 @@ class Orchestration:
             self.export(force=True)
             if recovered:
                 self.say(f"resumed {run.path}: {recovered} interrupted trial(s) recorded FAIL and retried")
-            self.ctx = load_context(run.path, cfg=cfg)[0]
+            self.ctx = load_context(run, cfg=cfg)[0]
             yield self
 
     def trials(self) -> list[optuna.trial.FrozenTrial]:

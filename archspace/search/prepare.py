@@ -14,6 +14,7 @@ from typing import Any
 from archspace.errors import ArchspaceError
 from archspace.search.config import SearchConfig, config_from_dict
 from archspace.search.rundir import JOURNAL, RunDir
+from archspace.search.storage import redact
 
 RUN_SETTINGS = ("trials", "workers", "heartbeat_s")  # may change between the runs of one search
 
@@ -63,8 +64,7 @@ def prepare_run(cfg: SearchConfig, out: Path, storage: str | None = None) -> Run
         if was is not None and was != now:
             raise ArchspaceError(f"{out} holds a different search (space: {cfg.space} changed since the run began, sha256 "
                                  f"{was[:12]} there, {now[:12]} now); use another --out, or the run's space file to resume it")
-        if storage and storage != run.meta["storage"]:
-            raise ArchspaceError(f"{out} uses the storage {run.meta['storage']!r}; resume it without --storage or with the same one")
+        run = _same_storage(run, storage)
         run.write_text("config.yaml", cfg.to_yaml())
         return run
     if any(not p.name.startswith(".") and p.name != "config.yaml" for p in out.iterdir()):
@@ -79,7 +79,7 @@ def prepare_run(cfg: SearchConfig, out: Path, storage: str | None = None) -> Run
     meta = {
         "seed": cfg.seed,
         "study_name": cfg.name,
-        "storage": storage or JOURNAL,
+        "storage": redact(storage) if storage else JOURNAL,
         "objectives": [{"name": o.name, "direction": o.direction} for o in cfg.objectives],
         "budgets": {k: v for k, v in cfg.budgets.items()},
         "target": {"image_size": cfg.target.image_size, "num_classes": cfg.target.num_classes},
@@ -90,7 +90,19 @@ def prepare_run(cfg: SearchConfig, out: Path, storage: str | None = None) -> Run
         "space": {"name": space.name, "path": cfg.space, "anchors": list(space.anchors), "sha256": space_digest(cfg.space)},
     }
     run.write_json("run.json", meta)
-    return RunDir(out)
+    return RunDir(out, storage=storage)
+
+
+def _same_storage(run: RunDir, storage: str | None) -> RunDir:
+    """The reopened run with the storage URL to use: `storage` when it is the run's (compared redacted), else the
+    kept one; one line when the kept URL lacks its password (never written) and no --storage brings it."""
+    kept = run.meta["storage"]
+    if storage and redact(storage) != kept:
+        raise ArchspaceError(f"{run.path} uses the storage {kept!r}; resume it without --storage or with the same one")
+    if not storage and ":***@" in kept:
+        raise ArchspaceError(f"{run.path} uses the storage {kept!r}, whose password the run folder does not keep; "
+                             "resume it with --storage and the full URL")
+    return RunDir(run.path, storage=storage) if storage else run
 
 
 def resolve_config(path: str | Path, trials: int | None = None, workers: int | None = None, seed: int | None = None,

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from archspace.errors import ArchspaceError
-from archspace.search.storage import CONFIG_ATTR, META_ATTR, SPACE_ATTR
+from archspace.search.storage import CONFIG_ATTR, META_ATTR, SPACE_ATTR, redact
 
 
 def export_run(storage_url: str, study_name: str, out: Path) -> tuple[object, int]:
@@ -37,7 +37,7 @@ def export_run(storage_url: str, study_name: str, out: Path) -> tuple[object, in
     cfg["space"] = str(space.resolve())
     meta = json.loads(attrs[META_ATTR])
     meta["space"] = {**meta.get("space", {}), "path": cfg["space"]}
-    meta["storage"] = storage_url
+    meta["storage"] = redact(storage_url)
     run.write_text("config.yaml", yaml.safe_dump(cfg, sort_keys=False))
     run.write_json("run.json", meta)
     trials = study.get_trials(deepcopy=False)
@@ -48,4 +48,4 @@ def export_run(storage_url: str, study_name: str, out: Path) -> tuple[object, in
             run.write_text(f"genotypes/{gid}.json", dump_genotype(genotype_from_dict(json.loads(text))))
             n += 1
     export_trials(run, trials)
-    return RunDir(out), n
+    return RunDir(out, storage=storage_url), n

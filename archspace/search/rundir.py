@@ -28,10 +28,11 @@ JOURNAL = "study.journal"
 
 
 class RunDir:
-    """One run's folder. `RunDir(path)` opens an existing run; `RunDir.create(path, ...)` starts one."""
+    """One run's folder. `RunDir(path)` opens an existing run; `storage` is the storage URL with its password, which
+    run.json never holds (it keeps the redacted form), given for this process only."""
 
-    def __init__(self, path: str | Path, must_exist: bool = True):
-        self.path = Path(path)
+    def __init__(self, path: str | Path, must_exist: bool = True, storage: str | None = None):
+        self.path, self._storage = Path(path), storage
         if must_exist and not (self.path / "run.json").is_file():
             raise ArchspaceError(f"{self.path}: not a search run (no run.json); give the folder `archspace search --out` wrote")
 
@@ -56,9 +57,17 @@ class RunDir:
 
     @property
     def storage_url(self) -> str:
-        """The study's storage: the journal file's path for the embedded one, else the URL given at the start."""
-        url = self.meta["storage"]
+        """The study's storage: the journal file's path for the embedded one, else the URL given to this process
+        (with its password) or the one given at the start (redacted when it had a password)."""
+        url = self._storage or self.meta["storage"]
         return str(self.path / JOURNAL) if url == JOURNAL else url
+
+    @property
+    def storage_shown(self) -> str:
+        """The storage as printed and written: never a password (storage.redact)."""
+        from archspace.search.storage import redact
+
+        return redact(self.storage_url)
 
     def load_study(self):
         """The run's Optuna study (read it with any Optuna tool, e.g. optuna-dashboard on the journal file)."""

@@ -2,6 +2,7 @@
 
 - `rdb_storage(url)`: Optuna's RDB storage for a URL, with a one-line hint when the database driver is
   missing (`pip install -e ".[postgres]"`); `postgresql://` uses psycopg 3 when psycopg2 is absent.
+- `redact(url)`: the URL with its password as *** -- the only form a run folder, the study or a printed line holds.
 - `publish_run(study, run)`: the run's config, metadata and space are kept in the study itself, so the
   run folder can be rebuilt from the storage alone (archspace.search.restore).
 """
@@ -16,6 +17,27 @@ from archspace.errors import ArchspaceError
 
 DRIVERS = {"postgresql": ("postgres", "psycopg"), "postgres": ("postgres", "psycopg"), "mysql": ("mysql", "pymysql")}
 CONFIG_ATTR, META_ATTR, SPACE_ATTR = "archspace:config", "archspace:run", "archspace:space"
+
+
+def redact(url: str) -> str:
+    """`url` with its password shown as *** (postgresql+psycopg://user:***@host/db): what a run folder keeps and prints."""
+    head, sep, rest = url.partition("://")
+    netloc, slash, path = rest.partition("/")
+    userinfo, at, host = netloc.rpartition("@")
+    if not (sep and at and ":" in userinfo):
+        return url
+    return f"{head}://{userinfo.split(':', 1)[0]}:***@{host}{slash}{path}"
+
+
+def scrub(text: str, url: str) -> str:
+    """`text` (an error message) with `url`'s password, raw or %-decoded, replaced by ***."""
+    from urllib.parse import unquote
+
+    userinfo = url.partition("://")[2].partition("/")[0].rpartition("@")[0]
+    secret = userinfo.split(":", 1)[1] if ":" in userinfo else ""
+    for form in {secret, unquote(secret)} - {""}:
+        text = text.replace(form, "***")
+    return text
 
 
 def dialect(url: str) -> str:
@@ -62,10 +84,10 @@ def rdb_storage(url: str, heartbeat_s: int | None = None, on_stale=None):
     except ImportError as err:
         raise missing_driver(url, err) from None
     except sqlalchemy.exc.ArgumentError as err:
-        raise ArchspaceError(f"storage {url!r}: not a storage URL ({err})") from None
+        raise ArchspaceError(scrub(f"storage {redact(url)!r}: not a storage URL ({err})", url)) from None
     except sqlalchemy.exc.OperationalError as err:
         first = (str(err.orig or err).strip().splitlines() or ["cannot connect"])[0]
-        raise ArchspaceError(f"storage {dialect(url)}: cannot connect: {first}") from None
+        raise ArchspaceError(scrub(f"storage {dialect(url)}: cannot connect: {first}", url)) from None
 
 
 def _engine_kwargs(url: str) -> dict:

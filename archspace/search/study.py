@@ -66,9 +66,11 @@ def open_study(run, cfg: SearchConfig, sampler=None) -> optuna.Study:
             directions=cfg.directions, load_if_exists=True, sampler=sampler or make_sampler(cfg, cfg.seed), pruner=make_pruner(cfg),
         )
     except (optuna.exceptions.OptunaError, OSError, ValueError) as err:
-        raise ArchspaceError(f"storage {run.meta['storage']}: {err}") from None
+        from archspace.search.storage import scrub
+
+        raise ArchspaceError(scrub(f"storage {run.storage_shown}: {err}", run.storage_url)) from None
     if [d.name.lower() for d in study.directions] != cfg.directions:
-        raise ArchspaceError(f"study {run.study_name!r} in {run.meta['storage']} has other objectives; use another --out")
+        raise ArchspaceError(f"study {run.study_name!r} in {run.storage_shown} has other objectives; use another --out")
     return study
 
 

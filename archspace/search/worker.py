@@ -20,8 +20,8 @@ from archspace.search.orchestrate import ask, load_context
 from archspace.search.trial import TrialContext, evaluate_ready, one_line
 
 
-def worker_main(run_path: str, target: int, threads: int, parent_pid: int, cfg, evaluator) -> None:
-    """Entry point of a worker process."""
+def worker_main(run_path: str, target: int, threads: int, parent_pid: int, cfg, evaluator, storage: str) -> None:
+    """Entry point of a worker process; `storage` is the study's URL with its password (run.json keeps it redacted)."""
     die_with_parent()
     if os.getppid() != parent_pid:
         os._exit(1)
@@ -32,7 +32,9 @@ def worker_main(run_path: str, target: int, threads: int, parent_pid: int, cfg, 
         import torch
 
         torch.set_num_threads(threads)
-        ctx, study = load_context(run_path, for_worker=True, cfg=cfg, evaluator=evaluator)
+        from archspace.search.rundir import RunDir
+
+        ctx, study = load_context(RunDir(run_path, storage=storage), for_worker=True, cfg=cfg, evaluator=evaluator)
     except ArchspaceError as err:
         _fatal(run_path, str(err))
     except Exception as err:  # noqa: BLE001 -- reported to the runner as one line
