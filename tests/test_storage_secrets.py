@@ -85,3 +85,21 @@ def test_error_messages_never_hold_the_password(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.startswith("archspace: error: ") and not leaks(err), err
     assert not [p for p in (tmp_path / "run").rglob("*") if p.is_file() and leaks(p.read_bytes().decode("utf-8", "replace"))]
+
+
+def test_a_failed_start_may_be_retargeted_and_a_psycopg2_url_is_told_the_form_to_use(tmp_path, capsys, monkeypatch):
+    import optuna
+
+    monkeypatch.setitem(sys.modules, "psycopg2", None)  # as where only the [postgres] extra (psycopg 3) is installed
+    cfg, out = tiny_config(tmp_path, trials=2), tmp_path / "run"
+    assert main(["search", str(cfg), "--out", str(out), "--quiet", "--storage", "postgresql+psycopg2://u:pw@127.0.0.1:1/db"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "psycopg2 driver is not installed" in err and "postgresql+psycopg://" in err
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    assert main(["search", str(cfg), "--out", str(out), "--quiet", "--storage", url]) == 0  # it recorded no trial
+    assert "re-targeted from 'postgresql+psycopg2://u:***@127.0.0.1:1/db'" in capsys.readouterr().err
+    assert json.loads((out / "run.json").read_text())["storage"] == url
+    assert len(optuna.load_study(study_name="tiny", storage=url).trials) == 2
+    other = f"sqlite:///{tmp_path / 'other.db'}"  # a run that recorded trials keeps its storage
+    assert main(["search", str(cfg), "--out", str(out), "--quiet", "--storage", other]) == 2
+    assert "resume it without --storage or with the same one" in capsys.readouterr().err

@@ -7,6 +7,7 @@ empty; `resolve_config` applies the command line's overrides to a config file.
 from __future__ import annotations
 
 import datetime as _dt
+import sys
 import platform
 from pathlib import Path
 from typing import Any
@@ -95,10 +96,14 @@ def prepare_run(cfg: SearchConfig, out: Path, storage: str | None = None) -> Run
 
 def _same_storage(run: RunDir, storage: str | None) -> RunDir:
     """The reopened run with the storage URL to use: `storage` when it is the run's (compared redacted), else the
-    kept one; one line when the kept URL lacks its password (never written) and no --storage brings it."""
+    kept one; one line when the kept URL lacks its password (never written) and no --storage brings it. A run that
+    never recorded a trial (a failed start: no driver, no server) is re-targeted to a new `storage`."""
     kept = run.meta["storage"]
     if storage and redact(storage) != kept:
-        raise ArchspaceError(f"{run.path} uses the storage {kept!r}; resume it without --storage or with the same one")
+        if len(run.trials()):
+            raise ArchspaceError(f"{run.path} uses the storage {kept!r}; resume it without --storage or with the same one")
+        run.write_json("run.json", {**run.meta, "storage": redact(storage)})
+        print(f"archspace: {run.path}: re-targeted from {kept!r} to {redact(storage)!r} (it recorded no trial)", file=sys.stderr)
     if not storage and ":***@" in kept:
         raise ArchspaceError(f"{run.path} uses the storage {kept!r}, whose password the run folder does not keep; "
                              "resume it with --storage and the full URL")

@@ -57,8 +57,15 @@ def engine_url(url: str) -> str:
 
 
 def missing_driver(url: str, err: ImportError) -> ArchspaceError:
+    """One line naming the missing driver and its extra; the extra installs psycopg 3, so a psycopg2 URL is told the URL form that uses it."""
     extra, _ = DRIVERS.get(dialect(url), ("postgres", ""))
-    module = getattr(err, "name", None) or str(err)
+    cause: BaseException | None = err
+    while cause is not None and not getattr(cause, "name", None):  # Optuna re-raises the driver's ImportError without a name
+        cause = cause.__cause__ or cause.__context__
+    module = getattr(cause, "name", None) or str(err)
+    if module == "psycopg2" or dialect(url) in ("postgresql", "postgres") and "+psycopg2" in url.split("://")[0]:
+        return ArchspaceError(f"storage {dialect(url)}: the psycopg2 driver is not installed; pip install -e \".[postgres]\" installs "
+                              "psycopg 3, which serves a postgresql+psycopg://user@host/db URL (or pip install psycopg2-binary)")
     return ArchspaceError(f"storage {dialect(url)}: the database driver ({module}) is not installed; pip install -e \".[{extra}]\"")
 
 
