@@ -70,13 +70,14 @@ def run(args: argparse.Namespace) -> int:
     results = run_probe(args.models, settings, args.weights)
     report = {"settings": settings.to_dict(), "models": [r.to_dict() for r in results]}
     if args.out:
+        from archspace.atomic import write_text
         from archspace.probe.plots import write_plots
 
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         plots = write_plots(results, out)
-        (out / "probe.json").write_text(json.dumps(report, indent=1))
-        (out / "summary.md").write_text(markdown(results, settings.to_dict(), plots))
+        write_text(out / "probe.json", json.dumps(report, indent=1))
+        write_text(out / "summary.md", markdown(results, settings.to_dict(), plots))
     if args.json:
         print(json.dumps(report))
     else:
