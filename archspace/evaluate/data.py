@@ -1,4 +1,4 @@
-"""Evaluation data: the offline digits set, CIFAR-10/100 and ImageFolder from local folders, any timm dataset.
+"""Evaluation data: the offline digits and digit-lookup sets, CIFAR-10/100 and ImageFolder from local folders, any timm dataset.
 
 `load_data(cfg)` returns a `DataBundle` whose input size, channels and classes come from the data.
 Nothing is downloaded: a missing folder raises one line saying what to put where.
@@ -17,7 +17,7 @@ from torch.utils.data import Dataset, Subset, TensorDataset
 from archspace.errors import ArchspaceError
 from archspace.evaluate.config import validate
 
-DatasetName = Literal["digits", "cifar10", "cifar100", "imagefolder", "timm"]
+DatasetName = Literal["digits", "digit_lookup", "cifar10", "cifar100", "imagefolder", "timm"]
 
 # Per-channel statistics of the CIFAR training sets (RGB, in [0, 1]).
 CIFAR_STATS = {
@@ -57,6 +57,7 @@ class DataBundle:
     name: str
     mean: tuple[float, ...] | None = None  # per-channel normalisation the images went through: pixel = x * std + mean
     std: tuple[float, ...] | None = None
+    test: Dataset | None = None  # a held-out test split, where the data has one
 
     def describe(self) -> str:
         return (
@@ -70,6 +71,13 @@ def load_data(cfg: DataConfig | dict[str, Any] | None = None) -> DataBundle:
     cfg = cfg if isinstance(cfg, DataConfig) else validate(DataConfig, cfg or {}, "data")
     bundle = LOADERS[cfg.name](cfg)
     return replace(bundle, train=_subset(bundle.train, cfg.max_train, cfg.seed), val=_subset(bundle.val, cfg.max_val, cfg.seed + 1))
+
+
+def load_digit_lookup(cfg: DataConfig) -> DataBundle:
+    """The generated digit-lookup task (archspace.evaluate.tasks): train/val/test, standardised per channel."""
+    from archspace.evaluate.tasks import load_task
+
+    return load_task(cfg)
 
 
 def _subset(dataset: Dataset, limit: int | None, seed: int) -> Dataset:
@@ -278,6 +286,7 @@ def load_timm(cfg: DataConfig) -> DataBundle:
 
 LOADERS: dict[str, Callable[[DataConfig], DataBundle]] = {
     "digits": load_digits,
+    "digit_lookup": load_digit_lookup,
     "cifar10": load_cifar,
     "cifar100": load_cifar,
     "imagefolder": load_imagefolder,
