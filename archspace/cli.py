@@ -156,6 +156,8 @@ COMMANDS: list[Command] = [
      _lazy("archspace.search.commands:add_results_args"), _lazy("archspace.search.commands:run_results")),
     ("supernet", "weight-sharing supernet: `train CONFIG --out DIR`, `extract DIR GENOTYPE --out model.pth`, `rate DIR GENOTYPE...`",
      _lazy("archspace.supernet.commands:add_args"), _lazy("archspace.supernet.commands:run")),
+    ("bench", "trained-architecture table: `build SPACE --out DIR` (resumable; --workers, --backend ray), `show DIR`",
+     _lazy("archspace.bench.commands:add_args"), _lazy("archspace.bench.commands:run")),
 ]
 
 
