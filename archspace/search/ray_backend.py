@@ -28,6 +28,7 @@ from ray.tune.search import Searcher
 from archspace.errors import ArchspaceError
 from archspace.search.config import SearchConfig
 from archspace.search.orchestrate import TIMEOUT, Orchestration, ask, search_with
+from archspace.search.ray_cluster import check_resources, connect, node_resources  # noqa: F401 (connect: public here)
 from archspace.search.study import interrupt
 from archspace.search.trial import one_line, tell_result, tell_stopped
 
@@ -65,45 +66,6 @@ def evaluate_on_worker(config: dict[str, Any], setup: dict[str, Any]) -> None:
         tune.report({FINAL: True, "error": one_line(err)})
         return
     tune.report({**final, FINAL: True})
-
-
-# -- resources ----------------------------------------------------------------------------------------
-def node_resources() -> list[dict[str, float]]:
-    """CPU and GPU counts of every alive node of the connected Ray cluster."""
-    import ray
-
-    return [{"CPU": float(n["Resources"].get("CPU", 0)), "GPU": float(n["Resources"].get("GPU", 0))}
-            for n in ray.nodes() if n.get("Alive")]
-
-
-def check_resources(nodes: list[dict[str, float]], cpus: float, gpus: float) -> int:
-    """How many trials can run at once; one line naming what exists when a trial fits on no node (Ray would wait forever)."""
-    def describe() -> str:
-        return ", ".join(f"{n['CPU']:g} CPU/{n['GPU']:g} GPU" for n in nodes) or "no alive node"
-
-    if cpus <= 0 or gpus < 0:
-        raise ArchspaceError(f"--cpus-per-trial {cpus:g} / --gpus-per-trial {gpus:g}: a trial needs > 0 CPUs and >= 0 GPUs")
-    fits = [n for n in nodes if n["CPU"] >= cpus and n["GPU"] >= gpus]
-    if not fits:
-        what = f"--gpus-per-trial {gpus:g}" if gpus and all(n["GPU"] < gpus for n in nodes) else f"--cpus-per-trial {cpus:g}"
-        raise ArchspaceError(f"{what}: no node of the Ray cluster has that many (nodes: {describe()}); ask for fewer")
-    return sum(min(int(n["CPU"] // cpus), int(n["GPU"] // gpus) if gpus else 10**6) for n in fits)
-
-
-def connect(address: str | None, num_cpus: int | None) -> bool:
-    """Join the cluster at `address`, reuse this process's Ray, or start a local instance; True if we started one."""
-    import ray
-
-    if ray.is_initialized():
-        return False
-    try:
-        if address:
-            ray.init(address=address, log_to_driver=False, logging_level="ERROR")
-            return False
-        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
-    except ConnectionError as err:
-        raise ArchspaceError(f"--address {address}: cannot join the Ray cluster: {str(err).splitlines()[0]}") from None
-    return True
 
 
 # -- the driver side --------------------------------------------------------------------------------
@@ -163,7 +125,7 @@ class StudySearcher(Searcher):
             state = tell_stopped(self.study, trial, TrialState.FAIL, one_line(err), ready.start)
         self.heartbeat.discard(trial._trial_id)  # noqa: SLF001
         self.orch.say(f"[{self.orch.done() - len(self.live)}/{self.orch.cfg.trials}] trial {trial.number}: {state}")
-        self.orch.export()
+        self.orch.export(force=True)  # a finished trial's row is written now, not at the next event
 
     def release(self) -> int:
         """Trials still in flight when the driver stops (Ctrl-C, error): FAIL "interrupted", retried next run."""
@@ -203,7 +165,8 @@ def ready_keys(result: dict) -> set[str]:
     ray_keys = {"epoch", FINAL, "error", "timestamp", "training_iteration", "time_this_iter_s", "time_total_s", "pid", "node_ip",
                 "time_since_restore", "iterations_since_restore", "done", "hostname", "date", "trial_id", "experiment_tag",
                 "should_checkpoint", "checkpoint_dir_name", "config"}
-    return {k for k, v in result.items() if k not in ray_keys and isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return {k for k, v in result.items() if k not in ray_keys and not k.startswith("config/")  # Ray's flattened trial config
+            and isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 def make_scheduler(evaluator):
