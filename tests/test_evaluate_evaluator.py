@@ -139,3 +139,19 @@ def test_short_training_on_digits_learns():
     bundle = load_data({"image_size": 16})
     result = make_evaluator({"kind": "train", "epochs": 4, "batch_size": 64, "lr": 3e-3}).evaluate(tiny_hybrid(width=16, image_size=16), bundle)
     assert result["score"] > 0.6  # chance is 0.1
+
+
+def test_width_divisor_scores_the_narrowed_network(digits):
+    """width_divisor d scores exactly what the same evaluator scores on narrow(genotype, d), and not the full width."""
+    from archspace.errors import GenotypeError
+    from archspace.genotype.scale import narrow
+
+    wide = small(width=16)
+    synflow = {"proxy": "synflow", "batch_size": 16}
+    for block in (synflow, {"kind": "train", "epochs": 1, "batch_size": 32, "max_steps_per_epoch": 2}):
+        narrowed = make_evaluator({**block, "width_divisor": 2}).evaluate(wide, digits, seed=0)["score"]
+        assert narrowed == make_evaluator(block).evaluate(narrow(wide, 2), digits, seed=0)["score"]
+    full = make_evaluator(synflow).evaluate(wide, digits, seed=0)["score"]
+    assert full != make_evaluator({**synflow, "width_divisor": 2}).evaluate(wide, digits, seed=0)["score"]
+    with pytest.raises(GenotypeError, match=r"is not divisible by the width divisor 3$"):
+        make_evaluator({"proxy": "synflow", "width_divisor": 3}).evaluate(wide, digits)

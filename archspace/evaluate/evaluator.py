@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 import torch
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, Field, field_validator
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -39,6 +39,13 @@ class WithMetrics(BaseModel):
         if len(set(names)) != len(names):
             raise ValueError("a metric is listed twice")
         return names
+
+
+class WithWidth(BaseModel):
+    """Config mixin: score a copy with every width divided by `width_divisor` (archspace.genotype.scale.narrow), the
+    proxy width at which a trained-architecture table trains its networks; 1 scores the genotype as it is."""
+
+    width_divisor: int = Field(1, ge=1, description="divide every width by this before building (1: as sampled)")
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -100,8 +107,10 @@ class BuildingEvaluator(BaseEvaluator):
     ) -> dict[str, float]:
         """Score one genotype (adapted to `bundle`); deterministic on CPU for a seed."""
         from archspace.builder import build
+        from archspace.genotype.scale import narrow
 
         check_fits(genotype, bundle)
+        genotype = narrow(genotype, getattr(self.cfg, "width_divisor", 1))
         dev = resolve_device(device)
         start = time.perf_counter()
         with seeded(seed):  # augmenting transforms draw from the global generators too
@@ -116,4 +125,4 @@ class BuildingEvaluator(BaseEvaluator):
         return result
 
 
-__all__ = ["BuildingEvaluator", "WithMetrics", "check_fits", "finite", "first_batches", "make_evaluator", "resolve_device"]
+__all__ = ["BuildingEvaluator", "WithMetrics", "WithWidth", "check_fits", "finite", "first_batches", "make_evaluator", "resolve_device"]

@@ -9,13 +9,13 @@ from pydantic import Field, field_validator
 from torch import nn
 
 from archspace.evaluate.data import DataBundle
-from archspace.evaluate.evaluator import BuildingEvaluator, WithMetrics, finite, first_batches
+from archspace.evaluate.evaluator import BuildingEvaluator, WithMetrics, WithWidth, finite, first_batches
 from archspace.evaluate.proxies import PROXIES, Batch, get_proxy, unknown_proxy
 from archspace.evaluate.registry import EvaluatorConfig, Report, register_evaluator
 from archspace.evaluate.seeding import seeded
 
 
-class ProxyEvaluatorConfig(WithMetrics, EvaluatorConfig):
+class ProxyEvaluatorConfig(WithMetrics, WithWidth, EvaluatorConfig):
     """Score = one zero-cost proxy of the initialised network on `batches` seeded batches of the training data."""
 
     kind: Literal["proxy"] = "proxy"

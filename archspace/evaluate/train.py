@@ -8,14 +8,14 @@ from pydantic import Field
 from torch import nn
 
 from archspace.evaluate.data import DataBundle
-from archspace.evaluate.evaluator import BuildingEvaluator, WithMetrics, first_batches
+from archspace.evaluate.evaluator import BuildingEvaluator, WithMetrics, WithWidth, first_batches
 from archspace.evaluate.proxies import Batch
 from archspace.evaluate.registry import EvaluatorConfig, Report, register_evaluator
 from archspace.evaluate.seeding import seeded
 from archspace.evaluate.training import TrainConfig, train
 
 
-class TrainEvaluatorConfig(WithMetrics, TrainConfig, EvaluatorConfig):
+class TrainEvaluatorConfig(WithMetrics, WithWidth, TrainConfig, EvaluatorConfig):
     """Score = validation accuracy (fraction) after a short training (see TrainConfig)."""
 
     kind: Literal["train"] = "train"
