@@ -7,13 +7,24 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-RUNS = sorted(p for p in (ROOT / "results").iterdir() if p.is_dir())
+FOLDERS = sorted(p for p in (ROOT / "results").iterdir() if p.is_dir())
+TABLES = [p for p in FOLDERS if (p / "protocol.json").is_file()]  # trained-architecture tables (archspace bench build)
+RUNS = [p for p in FOLDERS if p not in TABLES]
 
 
 @pytest.mark.parametrize("run", RUNS, ids=[p.name for p in RUNS])
 def test_committed_run_folder_has_what_report_reads(run: Path) -> None:
     missing = [name for name in ("config.yaml", "run.json", "pareto.json", "trials.csv", "README.md") if not (run / name).is_file()]
     assert not missing, f"{run.name} lacks {missing}"
+
+
+@pytest.mark.parametrize("table", TABLES, ids=[p.name for p in TABLES])
+def test_committed_table_has_its_rows_and_readme(table: Path) -> None:
+    from archspace.bench.store import TableStore
+
+    assert (table / "README.md").is_file(), f"{table.name} lacks README.md"
+    store = TableStore(table)
+    assert store.protocol() is not None and store.rows(), f"{table.name}: no protocol or no rows"
 
 
 def test_docs_link_only_to_existing_results() -> None:
