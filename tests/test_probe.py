@@ -161,6 +161,18 @@ def test_digits_are_real_deterministic_images():
     assert normalize(torch.zeros(1, 1, 2, 2)).shape == (1, 1, 2, 2)
 
 
+def test_probe_data_reads_the_generated_task_test_split():
+    from archspace.evaluate.tasks import TASKS, generate
+    from archspace.probe.data import load_probe_data
+
+    data = load_probe_data("digit_lookup", 32, 3, 8, seed=0)
+    images, labels, _ = generate(TASKS["digit_lookup"])["test"]
+    assert data.images.shape == (8, 3, 32, 32) and data.num_classes == 10 and data.name == "digit_lookup"
+    first = int(torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))[0])
+    assert torch.equal(data.images[0], torch.from_numpy(images[first]).float() / 255) and int(data.labels[0]) == labels[first]
+    assert load_probe_data("digit_lookup", 16, 1, 2).images.shape == (2, 1, 16, 16)
+
+
 def test_windowed_models_are_adapted_to_a_smaller_size():
     """Swin windows and Halo blocks follow the smaller maps (archspace.genotype.adapt), so U-models probe at 64 px."""
     for name in ("u_swin_micro", "u_halonet_micro"):

@@ -1,4 +1,5 @@
-"""The images a probe runs on: scikit-learn's bundled digits (offline default) or an ImageFolder.
+"""The images a probe runs on: scikit-learn's bundled digits (offline default), a generated task
+(archspace.evaluate.tasks, e.g. digit_lookup: its test split) or an ImageFolder.
 
 Images come back in pixel space [0, 1] (FGSM's epsilon is in those units); `normalize` maps them to
 the network's input with the ImageNet mean/std that timm and converted checkpoints use.
@@ -50,13 +51,32 @@ def load_digits_images(image_size: int, in_chans: int, count: int, seed: int = 0
     return ProbeData(_channels(images[pick], in_chans), labels[pick], 10, DIGITS)
 
 
+def load_task_images(name: str, image_size: int, in_chans: int, count: int, seed: int = 0) -> ProbeData:
+    """A seeded subset of a generated task's test split (pixels in [0, 1]), bilinearly resized to `image_size`."""
+    from archspace.evaluate.tasks import TASKS, generate
+
+    images, labels, _ = generate(TASKS[name])["test"]
+    pick = _subset(len(labels), count, seed)
+    x = torch.from_numpy(images[pick.numpy()]).float() / 255.0
+    if x.shape[-1] != image_size:
+        x = torch.nn.functional.interpolate(x, size=(image_size, image_size), mode="bilinear", align_corners=False).clamp(0, 1)
+    return ProbeData(_channels(x, in_chans), torch.from_numpy(labels[pick.numpy()]), 10, name)
+
+
+def is_known(data: str) -> bool:
+    """'digits', a generated task's name, or an existing folder."""
+    from archspace.evaluate.tasks import TASKS
+
+    return data == DIGITS or data in TASKS or Path(data).is_dir()
+
+
 def load_folder_images(root: str | Path, image_size: int, in_chans: int, count: int, seed: int = 0) -> ProbeData:
     """A seeded subset of an ImageFolder (one sub-folder per class) with the evaluation transform the
     STM-evaluation code uses: bicubic resize to image_size / 0.875, centre crop to image_size."""
     from torchvision import datasets, transforms
 
     if not Path(root).is_dir():
-        raise ArchspaceError(f"data: {root} is neither 'digits' nor an image folder")
+        raise ArchspaceError(f"data: {root} is neither 'digits', a generated task (digit_lookup) nor an image folder")
     transform = transforms.Compose([
         transforms.Resize(int(image_size / 0.875), interpolation=transforms.InterpolationMode.BICUBIC),
         transforms.CenterCrop(image_size),
@@ -74,9 +94,13 @@ def load_folder_images(root: str | Path, image_size: int, in_chans: int, count: 
 
 
 def load_probe_data(data: str, image_size: int, in_chans: int, count: int, seed: int = 0) -> ProbeData:
-    """'digits' (offline default) or the path of an ImageFolder."""
+    """'digits' (offline default), a generated task's name or the path of an ImageFolder."""
+    from archspace.evaluate.tasks import TASKS
+
     if data == DIGITS:
         return load_digits_images(image_size, in_chans, count, seed)
+    if data in TASKS:
+        return load_task_images(data, image_size, in_chans, count, seed)
     return load_folder_images(data, image_size, in_chans, count, seed)
 
 
