@@ -2,7 +2,8 @@
 
 `evaluator: {kind: supernet, checkpoint: DIR, train: {epochs: 5, ...}}` where DIR was written by
 `archspace supernet train CONFIG --out DIR` (a relative DIR is taken from the working directory; `train`
-holds that command's options, archspace.supernet.config.SupernetConfig). setup() loads the supernet once per run; every trial
+holds that command's options, archspace.supernet.config.SupernetConfig; `width_divisor`, the checkpoint's by
+default, narrows each subnet as the supernet was trained). setup() loads the supernet once per run; every trial
 and worker rates with it (archspace.supernet.rate: inherited weights, BatchNorm recalibrated on
 `calib_batches` training batches).
 """
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from archspace.errors import ArchspaceError
 from archspace.evaluate.data import DataBundle
@@ -27,7 +28,15 @@ class SupernetEvaluatorConfig(EvaluatorConfig):
     checkpoint: str = Field(min_length=1, description="the folder `archspace supernet train --out` wrote")
     calib_batches: int = Field(4, ge=0, description="training batches that recalibrate BatchNorm statistics per subnet")
     batch_size: int = Field(64, ge=1)
+    width_divisor: int | None = Field(None, ge=1, description="subnets at every width / this (archspace.genotype.scale.narrow); None: the checkpoint's, which it must equal when given")
     train: SupernetConfig | None = Field(None, description="how `archspace supernet train CONFIG` trains it (read by that command)")
+
+    @model_validator(mode="after")
+    def _one_divisor(self) -> "SupernetEvaluatorConfig":
+        fields = self.train.model_fields_set if self.train is not None else set()
+        if self.width_divisor is not None and "width_divisor" in fields and self.train.width_divisor != self.width_divisor:
+            raise ValueError(f"width_divisor: {self.width_divisor} here but train.width_divisor is {self.train.width_divisor}; give it once")
+        return self
 
 
 @register_evaluator
@@ -55,13 +64,20 @@ class SupernetEvaluator(BaseEvaluator):
                 f"({self.supernet.image_size} px, {self.supernet.in_chans} channels, {self.supernet.num_classes} classes), "
                 f"the search's data is {dims[0]} px, {dims[1]} channels, {dims[2]} classes"
             )
+        if self.cfg.width_divisor not in (None, self.supernet.width_divisor):
+            raise ArchspaceError(
+                f"evaluator.width_divisor: {self.cfg.width_divisor}, but {folder} was trained at width divisor "
+                f"{self.supernet.width_divisor} (its subnets are narrowed by that); leave it out or give {self.supernet.width_divisor}"
+            )
 
     def evaluate(self, genotype, bundle: DataBundle, seed: int = 0, device: Any = "cpu", report: Report | None = None) -> dict[str, float]:
+        from archspace.evaluate.evaluator import check_fits
         from archspace.supernet.rate import rate
 
+        check_fits(genotype, bundle)
         if self.supernet is None:
             self.setup(SetupContext(bundle=bundle, seed=seed, device=str(device)))
         self.supernet.to(torch.device(device))
-        accuracy = rate(self.supernet, genotype, bundle, calib_batches=self.cfg.calib_batches,
+        accuracy = rate(self.supernet, self.supernet.place(genotype), bundle, calib_batches=self.cfg.calib_batches,
                         batch_size=self.cfg.batch_size, seed=seed, device=device)
         return {"score": accuracy}

@@ -20,6 +20,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=None, help="overrides supernet.lr")
     p.add_argument("--batch-size", type=int, default=None, help="overrides supernet.batch_size (the global batch)")
     p.add_argument("--max-steps", type=int, default=None, help="overrides supernet.max_steps_per_epoch")
+    p.add_argument("--width-divisor", type=int, default=None, help="overrides supernet.width_divisor (subnets at every width / this)")
     p.add_argument("--sandwich", action="store_true", default=None, help="sandwich rule: largest, smallest and random subnets each step")
     p.add_argument("--distill", action="store_true", default=None, help="in-place distillation from the largest subnet (with --sandwich)")
     p.add_argument("--calib-batches", type=int, default=4, help="rate: training batches for BN recalibration (default 4)")
@@ -48,7 +49,7 @@ def _train(args: argparse.Namespace) -> int:
     from archspace.supernet.config import load_train_config
     from archspace.supernet.train import train_supernet
 
-    overrides = {"epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size, "max_steps_per_epoch": args.max_steps,
+    overrides = {"epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size, "max_steps_per_epoch": args.max_steps, "width_divisor": args.width_divisor,
                  "sandwich": args.sandwich, "distill": args.distill}
     search, cfg = load_train_config(args.paths[0], overrides)
     space = SearchSpace.from_file(search.space)
@@ -60,15 +61,13 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _genotype_for(supernet, path: str):
-    """A genotype file put onto the supernet's data (adapted when its size, channels or classes differ)."""
+    """A genotype file as the supernet's subnet (`Supernet.place`: adapted to its data, narrowed by its width
+    divisor), and whether that changed it."""
     from archspace.genotype import load_genotype
-    from archspace.genotype.adapt import adapt
 
     genotype = load_genotype(path)
-    dims = (supernet.image_size, supernet.in_chans, supernet.num_classes)
-    if (genotype.image_size, genotype.in_chans, genotype.num_classes) != dims:
-        return adapt(genotype, *dims), True
-    return genotype, False
+    placed = supernet.place(genotype)
+    return placed, placed.id != genotype.id
 
 
 def _extract(args: argparse.Namespace) -> int:
@@ -80,7 +79,7 @@ def _extract(args: argparse.Namespace) -> int:
     from archspace.weights.checkpoint import save_torch_checkpoint
 
     supernet, _ = checkpoint.load(args.paths[0])
-    genotype, was_adapted = _genotype_for(supernet, args.paths[1])
+    genotype, was_placed = _genotype_for(supernet, args.paths[1])
     state = supernet.extract(genotype)
     out = Path(args.out)
     save_torch_checkpoint(out, state)
@@ -89,10 +88,11 @@ def _extract(args: argparse.Namespace) -> int:
         ours, theirs = supernet(x, genotype), standalone(supernet, genotype)(x)
     rel = float((ours - theirs).abs().max() / theirs.abs().max().clamp_min(1e-12))
     print(f"wrote {out}: state_dict of {genotype.name} ({len(state)} tensors); stand-alone vs supernet output: {rel:.1e} relative")
-    if was_adapted:
+    if was_placed:
         target = out.with_suffix(".json")
         dump_genotype(genotype, target)
-        print(f"the genotype was put onto the supernet's data ({supernet.image_size} px); its adapted genotype: {target}")
+        print(f"the genotype was put onto the supernet's data ({supernet.image_size} px, widths / {supernet.width_divisor}); "
+              f"the genotype of the state_dict: {target}")
     return 0
 
 

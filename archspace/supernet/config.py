@@ -30,6 +30,7 @@ class SupernetConfig(BaseModel):
     sandwich: bool = Field(False, description="each step trains the largest, the smallest and `random_paths` random subnets (BigNAS/OFA sandwich rule)")
     random_paths: int = Field(2, ge=1, description="random subnets per step under the sandwich rule")
     distill: bool = Field(False, description="in-place distillation: the other subnets learn the largest one's soft labels (needs sandwich)")
+    width_divisor: int = Field(1, ge=1, description="subnets are narrow(adapt(genotype), width_divisor) (archspace.genotype.scale), the proxy width a trained-architecture table trains at; the shared tensors are sized for that width")
     max_steps_per_epoch: int | None = Field(None, ge=1)
     log_every: int = Field(10, ge=1, description="a progress line every this many steps")
     seed: int = Field(0, ge=0)
@@ -55,6 +56,8 @@ def load_train_config(path: str | Path, overrides: dict[str, Any] | None = None)
         if section:
             raise ArchspaceError(f"{path}: give the training options once, in evaluator.train or in supernet:, not both")
         section = evaluator["train"]
+    if isinstance(evaluator, dict) and evaluator.get("kind") == "supernet" and "width_divisor" in evaluator and isinstance(section, dict):
+        section = {"width_divisor": evaluator["width_divisor"], **section}  # one divisor for training and rating
     if not isinstance(section, dict):
         raise ArchspaceError(f"{path}: supernet: must be a mapping of training options")
     data.setdefault("name", re.sub(r"[^A-Za-z0-9._-]", "_", path.stem) or "search")

@@ -44,10 +44,10 @@ class ExtremeTrial(RandomTrial):
 
 
 class PathSampler:
-    """Draws subnets of `space` put onto the data; `epoch(e)` reseeds it for epoch e."""
+    """Draws subnets of `space` put onto the data and narrowed by `width_divisor`; `epoch(e)` reseeds it for epoch e."""
 
-    def __init__(self, space: SearchSpace, image_size: int, in_chans: int, num_classes: int, seed: int = 0):
-        self.space, self.dims, self.seed = space, (image_size, in_chans, num_classes), seed
+    def __init__(self, space: SearchSpace, image_size: int, in_chans: int, num_classes: int, seed: int = 0, width_divisor: int = 1):
+        self.space, self.dims, self.seed, self.width_divisor = space, (image_size, in_chans, num_classes), seed, width_divisor
         self.rng = random.Random(f"{seed}:0")
 
     def epoch(self, epoch: int) -> None:
@@ -57,10 +57,10 @@ class PathSampler:
         """A valid subnet: kind random (uniform), largest or smallest (up to 200 draws, then one line saying so)."""
         for _ in range(200):
             trial = RandomTrial(self.rng) if kind == "random" else ExtremeTrial(self.rng, kind == "largest")
-            genotype = adapted(self.space, trial, *self.dims)
+            genotype = adapted(self.space, trial, *self.dims, self.width_divisor)
             if genotype is not None:
                 return genotype
-        raise ArchspaceError(f"supernet: 200 {kind} draws of space {self.space.name} gave no genotype valid at {self.dims[0]} px")
+        raise ArchspaceError(f"supernet: 200 {kind} draws of space {self.space.name} gave no genotype valid at {self.dims[0]} px and width divisor {self.width_divisor}")
 
     def step(self, sandwich: bool, random_paths: int) -> list[Genotype]:
         """The subnets of one training step (the teacher first under the sandwich rule)."""

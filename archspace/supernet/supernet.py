@@ -25,12 +25,15 @@ Shapes = dict[str, tuple[int, ...]]
 class Supernet(nn.Module):
     """Shared parameters (`weights`) and BatchNorm statistics (`stats`) for every subnet of a space at one data size.
 
-    forward(x, genotype) runs the subnet; `extract(genotype)` gives its stand-alone state_dict.
+    forward(x, genotype) runs the subnet; `extract(genotype)` gives its stand-alone state_dict. `width_divisor`:
+    the subnets are narrow(adapt(genotype), width_divisor) (`place`), the width the tensors were sized for.
     """
 
-    def __init__(self, params: Shapes, buffers: dict[str, tuple[tuple[int, ...], torch.dtype]], image_size: int, in_chans: int, num_classes: int, cache: int = 32):
+    def __init__(self, params: Shapes, buffers: dict[str, tuple[tuple[int, ...], torch.dtype]], image_size: int, in_chans: int, num_classes: int,
+                 cache: int = 32, width_divisor: int = 1):
         super().__init__()
         self.image_size, self.in_chans, self.num_classes = image_size, in_chans, num_classes
+        self.width_divisor = width_divisor
         self.weights = nn.ParameterDict({storage_name(k): nn.Parameter(torch.zeros(s)) for k, s in params.items()})
         self.stats = nn.Module()
         for key, (shape, dtype) in buffers.items():
@@ -47,15 +50,27 @@ class Supernet(nn.Module):
             "params": {k.replace("/", "."): list(p.shape) for k, p in self.weights.items()},
             "buffers": {k.replace("/", "."): [list(b.shape), str(b.dtype).removeprefix("torch.")] for k, b in self.stats.named_buffers()},
             "image_size": self.image_size, "in_chans": self.in_chans, "num_classes": self.num_classes,
+            "width_divisor": self.width_divisor,
         }
 
     @classmethod
     def from_layout(cls, layout: dict) -> "Supernet":
         params = {k: tuple(s) for k, s in layout["params"].items()}
         buffers = {k: (tuple(s), getattr(torch, d)) for k, (s, d) in layout["buffers"].items()}
-        return cls(params, buffers, layout["image_size"], layout["in_chans"], layout["num_classes"])
+        return cls(params, buffers, layout["image_size"], layout["in_chans"], layout["num_classes"],
+                   width_divisor=layout.get("width_divisor", 1))
 
     # ------------------------------------------------------------------ subnets
+    def place(self, genotype: Genotype) -> Genotype:
+        """The subnet of a space genotype: put onto the supernet's data (`adapt`, when its size, channels or
+        classes differ), then narrowed by the supernet's width divisor (the network a table trains at that width)."""
+        from archspace.genotype.adapt import adapt
+        from archspace.genotype.scale import narrow
+
+        if (genotype.image_size, genotype.in_chans, genotype.num_classes) != (self.image_size, self.in_chans, self.num_classes):
+            genotype = adapt(genotype, self.image_size, self.in_chans, self.num_classes)
+        return narrow(genotype, self.width_divisor)
+
     def check(self, genotype: Genotype) -> None:
         """Refuse a genotype not put onto this supernet's data (`adapt` it first)."""
         for field in ("image_size", "in_chans", "num_classes"):

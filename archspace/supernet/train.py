@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import resource
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -47,6 +48,11 @@ def _loss(logits: torch.Tensor, labels: torch.Tensor, teacher: torch.Tensor | No
     return torch.sum(-teacher * F.log_softmax(logits, dim=1), dim=1).mean()
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far (Linux ru_maxrss is in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def lr_at(cfg: SupernetConfig, step: int, total: int) -> float:
     """Cosine from cfg.lr to cfg.min_lr over `total` steps."""
     return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * min(step, total) / max(total, 1)))
@@ -71,12 +77,14 @@ def train_supernet(
         supernet = Supernet.from_layout(state["layout"])
         supernet.load_state_dict(state["state_dict"])
         done, history = state["meta"]["epochs_done"], list(state["meta"]["history"])
+        meta["sizing_cpu_s"] = state["meta"].get("sizing_cpu_s")
         say(f"resuming {out} after epoch {done}/{cfg.epochs}")
     else:
-        t0 = time.perf_counter()
-        supernet = new_supernet(space, bundle.image_size, bundle.in_chans, bundle.num_classes, seed=cfg.seed)
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        supernet = new_supernet(space, bundle.image_size, bundle.in_chans, bundle.num_classes, seed=cfg.seed, width_divisor=cfg.width_divisor)
         done, history = 0, []
-        say(f"supernet for space {space.name}: {len(supernet.weights)} shared tensors, "
+        meta["sizing_cpu_s"] = round(time.process_time() - cpu0, 2)
+        say(f"supernet for space {space.name} (widths / {cfg.width_divisor}): {len(supernet.weights)} shared tensors, "
             f"{sum(p.numel() for p in supernet.weights.values()) / 1e6:.2f}M parameters (sized in {time.perf_counter() - t0:.1f} s)")
     supernet.to(device)
     model: nn.Module = supernet
@@ -91,7 +99,7 @@ def train_supernet(
     steps = min(len(loader), cfg.max_steps_per_epoch or len(loader))
     if steps == 0:
         raise ArchspaceError(f"supernet.batch_size: {cfg.batch_size} is more than the {len(bundle.train)} training images")
-    paths = PathSampler(space, bundle.image_size, bundle.in_chans, bundle.num_classes, seed=cfg.seed)
+    paths = PathSampler(space, bundle.image_size, bundle.in_chans, bundle.num_classes, seed=cfg.seed, width_divisor=cfg.width_divisor)
     if done >= cfg.epochs:
         say(f"{out}: already trained ({done} epochs)")
     for epoch in range(done, cfg.epochs):
@@ -99,7 +107,7 @@ def train_supernet(
         paths.epoch(epoch)
         torch.manual_seed(cfg.seed * 100_003 + epoch)  # drop path: the same after a resume
         supernet.train()
-        t0, total = time.perf_counter(), 0.0
+        t0, cpu0, total = time.perf_counter(), time.process_time(), 0.0
         for step, (images, labels) in enumerate(loader):
             if step >= steps:
                 break
@@ -131,7 +139,8 @@ def train_supernet(
             summed = torch.tensor([total], dtype=torch.float64)
             dist.all_reduce(summed)
             total = summed.item() / world
-        history.append({"epoch": epoch + 1, "loss": total / steps, "seconds": round(time.perf_counter() - t0, 3)})
+        history.append({"epoch": epoch + 1, "loss": total / steps, "seconds": round(time.perf_counter() - t0, 3),
+                        "cpu_s": round(time.process_time() - cpu0, 2), "peak_rss_mb": round(peak_rss_mb())})
         if rank == 0:
             checkpoint.save(out, supernet, optimizer.state_dict(), {**meta, "epochs_done": epoch + 1, "history": history, "world_size": world})
         say(f"epoch {epoch + 1}/{cfg.epochs} done: loss {total / steps:.4f}, {time.perf_counter() - t0:.1f} s, checkpoint {out / checkpoint.CHECKPOINT}")
