@@ -103,17 +103,24 @@ class ReferencePoint:
         return {o.name: {"value": v, "rule": r} for o, v, r in zip(objectives, self.values, self.rules)}
 
 
-def reference_point(values: Any, objectives: Sequence[Objective], budgets: dict[str, float] | None = None) -> ReferencePoint:
+def reference_point(values: Any, objectives: Sequence[Objective], budgets: dict[str, float] | None = None,
+                    declared: dict[str, float] | None = None) -> ReferencePoint:
     """Reference point for the hypervolume, chosen so that runs with the same budget compare.
 
-    A minimised objective with a budget uses the budget (the edge of the feasible region). Any other
-    objective uses the worst value seen among `values` (searched and published points), moved outwards
-    by 10% of the observed range (by 1 when all values are equal), so that every front point counts.
+    A value `declared` for an objective is used as given (a search config's `hypervolume_reference`, or 0 for
+    an accuracy). A minimised objective with a budget uses the budget (the edge of the feasible region). Any
+    other objective uses the worst value among `values`, moved outwards by 10% of their range (by 1 when all
+    are equal), so that every front point counts: pass the run's own points only, so the reference does not
+    move with the published models compared against it.
     """
     points = _matrix(values, objectives)
-    budgets = budgets or {}
+    budgets, declared = budgets or {}, declared or {}
     refs, rules = [], []
     for j, o in enumerate(objectives):
+        if o.name in declared:
+            refs.append(float(declared[o.name]))
+            rules.append("declared")
+            continue
         budget = budgets.get(o.name)
         if not o.maximise and budget is not None:
             refs.append(float(budget))
@@ -127,6 +134,24 @@ def reference_point(values: Any, objectives: Sequence[Objective], budgets: dict[
         refs.append(worst - REFERENCE_MARGIN * span if o.maximise else worst + REFERENCE_MARGIN * span)
         rules.append(f"worst observed {'-' if o.maximise else '+'} {REFERENCE_MARGIN:g} x range")
     return ReferencePoint(tuple(refs), tuple(rules))
+
+
+KNEE_TOLERANCE = 1e-9
+
+
+def knee_of(front: Any, objectives: Sequence[Objective]) -> int | None:
+    """The front's knee (`knee_index`) where one exists, else None: a knee is a point strictly beyond the hyperplane
+    through the normalised extremes (Das 1999). A front of fewer than 3 points, of one objective, or lying on or
+    inside that plane (straight or convex towards the ideal point) has none: its `knee_index` would be a tie-break."""
+    points = _matrix(front, objectives)
+    if len(objectives) < 2 or len(points) < 3:
+        return None
+    sign = np.array([-1.0 if o.maximise else 1.0 for o in objectives])
+    x = sign * points
+    lo, hi = x.min(axis=0), x.max(axis=0)
+    norm = (x - lo) / np.where(hi > lo, hi - lo, 1.0)
+    best = knee_index(front, objectives)
+    return best if norm[best].sum() < 1.0 - KNEE_TOLERANCE else None
 
 
 def knee_index(front: Any, objectives: Sequence[Objective]) -> int:

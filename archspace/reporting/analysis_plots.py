@@ -119,13 +119,17 @@ def importance_plots(out_dir: Path, importance: dict[str, dict[str, dict[str, fl
     pfig = go.Figure()
     for i, ev in enumerate(evaluators):
         y = np.arange(len(genes)) + (i - (len(evaluators) - 1) / 2) * height
+        ranked = np.array([g in importance[ev] for g in genes])
         value = np.array([importance[ev].get(g, {}).get("value", 0.0) for g in genes])
         lo = np.array([importance[ev].get(g, {}).get("p05", 0.0) for g in genes])
         hi = np.array([importance[ev].get(g, {}).get("p95", 0.0) for g in genes])
-        ax.barh(y, value, height=height, label=ev)
-        ax.errorbar((lo + hi) / 2, y, xerr=(hi - lo) / 2, fmt="none", ecolor="black", capsize=2, lw=1)
-        pfig.add_trace(go.Bar(y=genes, x=value, orientation="h", name=ev,
-                              customdata=np.c_[lo, hi], hovertemplate="%{y}: %{x:.3f} (bootstrap 5-95%: %{customdata[0]:.3f}-%{customdata[1]:.3f})"))
+        ax.barh(y[ranked], value[ranked], height=height, label=ev)
+        ax.errorbar(((lo + hi) / 2)[ranked], y[ranked], xerr=((hi - lo) / 2)[ranked], fmt="none", ecolor="black", capsize=2, lw=1)
+        for yy in y[~ranked]:  # not a zero: this evaluator does not rank the gene (fANOVA: one that not every trial has)
+            ax.text(0.002, yy, f"not ranked by {ev}", fontsize=6, va="center", color="grey")
+        pfig.add_trace(go.Bar(y=genes, x=np.where(ranked, value, 0.0), orientation="h", name=ev,
+                              text=np.where(ranked, "", f"not ranked by {ev}"), textposition="outside", customdata=np.c_[lo, hi],
+                              hovertemplate="%{y}: %{x:.3f} (bootstrap 5-95%: %{customdata[0]:.3f}-%{customdata[1]:.3f})"))
     ax.set_yticks(np.arange(len(genes)))
     ax.set_yticklabels(genes, fontsize=8)
     ax.set_xlabel("importance on all trials (bars; fraction of the total) and 5-95% over bootstrap resamples (whiskers)", fontsize=8)

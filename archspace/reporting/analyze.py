@@ -12,6 +12,34 @@ from archspace.reporting import analysis_plots
 from archspace.reporting.plotting import axis_for
 
 
+def trials_from_table(table, names: list[str]) -> list:
+    """Optuna trials rebuilt from trials.csv rows (objective values and "gene:" columns), for importance where the study
+    is absent: an integer gene spans the integers it took, a float gene its range, any other gene its values as
+    categories; a gene that took one value is left out (it explains nothing)."""
+    import optuna
+    import pandas as pd
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    dists = {}
+    for col in (c for c in table.columns if c.startswith("gene:")):
+        seen = table[col].dropna()
+        if seen.nunique() < 2:
+            continue
+        if pd.api.types.is_numeric_dtype(seen) and (seen == seen.round()).all():
+            dists[col] = IntDistribution(int(seen.min()), int(seen.max()))
+        elif pd.api.types.is_numeric_dtype(seen):
+            dists[col] = FloatDistribution(float(seen.min()), float(seen.max()))
+        else:
+            dists[col] = CategoricalDistribution(sorted(seen.astype(str).unique()))
+    out = []
+    for _, row in table.iterrows():
+        params = {c[5:]: (int(row[c]) if isinstance(d, IntDistribution) else float(row[c]) if isinstance(d, FloatDistribution) else str(row[c]))
+                  for c, d in dists.items() if not pd.isna(row[c])}
+        out.append(optuna.trial.create_trial(params=params, distributions={c[5:]: d for c, d in dists.items() if c[5:] in params},
+                                             values=[float(row[n]) for n in names]))
+    return out
+
+
 def analyze_run(run, seed: int = 0, n_boot: int | None = None) -> tuple[Analysis, list[str]]:
     """`archspace analyze`: EDFs, findings and gene importance of a run's COMPLETE feasible trials; writes
     analysis.json, edf.png/html, importance.png/html and objective.png/html in the run."""
@@ -29,12 +57,16 @@ def analyze_run(run, seed: int = 0, n_boot: int | None = None) -> tuple[Analysis
     names = [o.name for o in objectives]
     importance, note = {}, ""
     if "score" in names:
-        study = run.load_study()
-        keep = set(feasible["number"].astype(int))
-        frozen = [t for t in study.get_trials(deepcopy=False) if t.number in keep and t.values is not None]
+        try:
+            keep = set(feasible["number"].astype(int))
+            frozen = [t for t in run.load_study().get_trials(deepcopy=False) if t.number in keep and t.values is not None]
+        except ArchspaceError:  # no study (a committed result): the trials as trials.csv holds them
+            frozen = trials_from_table(feasible, names)
+            note = "the study is absent: trials rebuilt from trials.csv, each gene over the values it took"
         if len(frozen) >= 2 * MIN_GROUP:
-            importance, note = gene_importance(frozen, [o.direction for o in objectives], names.index("score"), seed,
-                                               IMPORTANCE_BOOTSTRAP if n_boot is None else n_boot)
+            importance, why = gene_importance(frozen, [o.direction for o in objectives], names.index("score"), seed,
+                                              IMPORTANCE_BOOTSTRAP if n_boot is None else n_boot)
+            note = "; ".join(n for n in (note, why) if n)
     else:
         note = "no score objective: importance is computed for the score"
     result = Analysis(err_name, unit.strip() or "score units", len(feasible), genes, findings, importance, note)

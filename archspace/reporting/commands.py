@@ -54,6 +54,9 @@ def _number(name: str, v) -> str:
     return f"{v:.4g}"
 
 
+NO_KNEE = "knee: none (no front point lies beyond the line through the front's ends)"
+
+
 def run_pareto(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -68,7 +71,7 @@ def run_pareto(args: argparse.Namespace) -> int:
     console = Console(width=140)
     c = result["counts"]
     console.print(f"{c['total']} trials: {c['feasible']} complete and feasible, {c['INFEASIBLE']} infeasible, "
-                  f"{c['PRUNED']} pruned, {c['FAIL']} failed")
+                  f"{c.get('invalid', 0)} invalid, {c['PRUNED']} pruned, {c['FAIL']} failed")
     t = Table(title="Pareto front (measured here)")
     for col in ["trial", "genotype", *names]:
         t.add_column(col, justify="left" if col == "genotype" else "right")
@@ -77,6 +80,8 @@ def run_pareto(args: argparse.Namespace) -> int:
     for p in result["published"]:
         t.add_row("published", p["name"], *[_number(n, p[n]) for n in names], style="magenta")
     console.print(t)
+    if len(names) > 1 and result["front"]:
+        console.print(NO_KNEE if result["knee"] is None else f"knee: trial {result['knee']['number']}")
     for d in result["dominated"]:
         gains = [f"{k} +{_number(k, v['gain'])} (trial {v['by']})" for k, v in d["gained"].items()]
         saved = [f"{k} -{_number(k, v['saved'])} (trial {v['by']})" for k, v in d["saved"].items()]

@@ -10,8 +10,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from archspace.pareto import (dominance_gains, dominates, hypervolume, knee_index, objectives_from, pareto_ranks, reference_point,
-                              score_label, split_trials, target_size)
+from archspace.pareto import (dominance_gains, dominates, hypervolume, knee_of, objectives_from, pareto_ranks, reference_point,
+                              score_is_accuracy, score_label, split_trials, target_size)
 from archspace.reporting.front_plot import front_plots
 from archspace.reporting.plotting import axis_for
 from archspace.reporting import published as pub
@@ -21,10 +21,17 @@ def _row(r: pd.Series, names: list[str]) -> dict[str, Any]:
     return {n: (None if pd.isna(r[n]) else float(r[n])) for n in names}
 
 
+def declared_reference(run) -> dict[str, float]:
+    """Reference values the run declares: the config's `hypervolume_reference`, and 0 for a score that is an accuracy."""
+    declared = {"score": 0.0} if ("score", "maximize") in run.objectives and score_is_accuracy(run) else {}
+    return {**declared, **run.config.hypervolume_reference}
+
+
 def front_report(run, against: Sequence[str] = (), progress=None) -> dict[str, Any]:
     """The `archspace pareto` object: objectives, counts, front (knee marked), published models measured under the
     run's protocol and as reported, which published models a searched genotype dominates and by how much,
-    and the hypervolume with its reference point. Writes pareto.json, front.png and front.html in the run."""
+    and the hypervolume with its reference point, which depends on the run alone (its budgets, declared values and
+    own trials), never on the published set compared. Writes pareto.json, front.png and front.html in the run."""
     from archspace.zoo import zoo_dir
 
     objectives = objectives_from(run.objectives)
@@ -32,6 +39,10 @@ def front_report(run, against: Sequence[str] = (), progress=None) -> dict[str, A
     trials = run.trials()
     groups = split_trials(trials)
     counts = {"total": len(trials), **{k: len(v) for k, v in groups.items()}}
+    # an invalid sample (the space's rules refused it) is recorded INFEASIBLE too, but was never over a budget
+    counts["invalid"] = int(groups["INFEASIBLE"]["error"].astype("string").fillna("").str.startswith("invalid").sum()) \
+        if "error" in trials else 0
+    counts["INFEASIBLE"] -= counts["invalid"]
     feasible = groups["feasible"].dropna(subset=names)
     ranks = pareto_ranks(feasible[names].to_numpy(), objectives)
     front = feasible[ranks == 0].sort_values(names[::-1]).reset_index(drop=True)
@@ -42,9 +53,9 @@ def front_report(run, against: Sequence[str] = (), progress=None) -> dict[str, A
     pub_points = np.array([[m[n] for n in names] for m in measured_ok], dtype=float).reshape(-1, len(names))
 
     budgets = pub.run_budgets(run)
-    everything = np.vstack([feasible[names].to_numpy(dtype=float), pub_points])
-    ref = reference_point(everything, objectives, budgets) if len(everything) else None
-    knee = front.iloc[knee_index(front[names].to_numpy(), objectives)] if len(front) else None
+    ref = reference_point(feasible[names].to_numpy(dtype=float), objectives, budgets, declared_reference(run)) if len(feasible) else None
+    k = knee_of(front[names].to_numpy(), objectives) if len(front) else None
+    knee = front.iloc[k] if k is not None else None
 
     def genotype_file(gid: str) -> str:
         return str(run.genotype_path(gid))

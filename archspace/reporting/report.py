@@ -54,7 +54,8 @@ def _trial_blocks(run, front: dict) -> list[Block]:
     total = max(1, counts["total"])
     rows = [(label, counts.get(key, 0), f"{100 * counts.get(key, 0) / total:.0f}%") for label, key in
             (("complete and feasible", "feasible"), ("infeasible (over a budget; never built)", "INFEASIBLE"),
-             ("pruned", "PRUNED"), ("failed", "FAIL"), ("still running", "RUNNING"))]
+             ("invalid (refused by the space's rules; never built)", "invalid"), ("pruned", "PRUNED"), ("failed", "FAIL"),
+             ("still running", "RUNNING"))]
     blocks = [heading("Trials"), table(["state", "trials", "share"], rows + [("total", counts["total"], "")])]
     trials = run.trials()
     failed = trials[trials["state"] == "FAIL"]
@@ -72,6 +73,8 @@ def _front_blocks(front: dict) -> list[Block]:
     rows = [[r["number"] if not r["knee"] else f"{r['number']} (knee)", r["genotype_id"], *[_fmt(n, r[n]) for n in names], r["genotype_file"]]
             for r in front["front"]]
     blocks.append(table(["trial", "genotype", *names, "file"], rows))
+    if len(names) > 1 and front["front"] and front["knee"] is None:
+        blocks.append(para("No knee: no front point lies beyond the line (plane) through the front's ends, so none is marked."))
     hv = front.get("hypervolume")
     if hv:
         ref = ", ".join(f"{k} = {_fmt(k, v['value'])} ({v['rule']})" for k, v in hv["reference"].items())

@@ -52,8 +52,9 @@ def run_search(args: argparse.Namespace) -> int:
 
 def _print_summary(run, cfg, s: dict) -> None:
     share = "" if math.isnan(s["feasible_share"]) else f" ({s['feasible_share']:.0%} of samples within budget)"
+    again = f"; and {s['interrupted']} interrupted (their process stopped; retried, one row each)" if s["interrupted"] else ""
     print(f"search {cfg.name}: {s['done']} trials: {s['complete']} complete, {s['infeasible']} over budget, "
-          f"{s['invalid']} invalid, {s['pruned']} pruned, {s['failed']} failed{share}")
+          f"{s['invalid']} invalid, {s['pruned']} pruned, {s['failed']} failed{share}{again}")
     if cfg.multi_objective:
         print(f"Pareto front ({' vs '.join(o.name for o in cfg.objectives)}): {s.get('front_size', 0)} genotypes")
     elif "best" in s:

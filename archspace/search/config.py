@@ -6,6 +6,7 @@ relative to the file. Bad input raises one ArchspaceError line naming the field.
 """
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -134,6 +135,8 @@ class SearchConfig(_Block):
     device: str = Field("cpu", description="where evaluations run: cpu, cuda, cuda:1, ...")
     pruner: Literal["none", "median", "hyperband"] = "none"
     costs: Costs = Field(default_factory=Costs)
+    hypervolume_reference: dict[str, float] = Field(default_factory=dict, description="per objective, the hypervolume's reference "
+                                                    "value (default: the budget, 0 for an accuracy, else the run's worst + 10% of its range)")
 
     @field_validator("objectives", mode="before")
     @classmethod
@@ -190,6 +193,16 @@ class SearchConfig(_Block):
     @classmethod
     def _seed_with(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _reference_names(self) -> "SearchConfig":
+        names = [o.name for o in self.objectives]
+        for name, value in self.hypervolume_reference.items():
+            if name not in names:
+                raise ValueError(f"hypervolume_reference.{name}: not an objective of the search ({', '.join(names)})")
+            if not math.isfinite(value):
+                raise ValueError(f"hypervolume_reference.{name}: must be a finite number, got {value}")
+        return self
 
     @property
     def directions(self) -> list[str]:

@@ -70,8 +70,12 @@ class RunDir:
         return redact(self.storage_url)
 
     def load_study(self):
-        """The run's Optuna study (read it with any Optuna tool, e.g. optuna-dashboard on the journal file)."""
+        """The run's Optuna study (read it with any Optuna tool, e.g. optuna-dashboard on the journal file); one line,
+        and no empty journal made, where the embedded journal is absent (a committed result keeps only its files)."""
         import optuna
+
+        if self.meta["storage"] == JOURNAL and not self.journal_path.is_file():
+            raise ArchspaceError(f"{self.path}: has no {JOURNAL} (the study's storage); trials.csv holds the trials")
 
         return optuna.load_study(study_name=self.study_name, storage=open_storage(self.storage_url))
 
