@@ -71,6 +71,10 @@ def open_study(run, cfg: SearchConfig, sampler=None) -> optuna.Study:
         raise ArchspaceError(scrub(f"storage {run.storage_shown}: {err}", run.storage_url)) from None
     if [d.name.lower() for d in study.directions] != cfg.directions:
         raise ArchspaceError(f"study {run.study_name!r} in {run.storage_shown} has other objectives; use another --out")
+    if study.metric_names is None:  # optuna-dashboard and other tools then name the objectives, not "0" and "1"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([o.name for o in cfg.objectives])
     return study
 
 
