@@ -1,4 +1,5 @@
-"""`archspace supernet train CONFIG --out DIR`, `extract DIR GENOTYPE --out model.pth`, `rate DIR GENOTYPE...`.
+"""`archspace supernet train CONFIG --out DIR`, `extract DIR GENOTYPE --out model.pth`, `rate DIR GENOTYPE...`,
+`retrain RUN_DIR` (a supernet search's front trained stand-alone, both accuracies side by side).
 
 Under torchrun the train action runs data-parallel: `torchrun --standalone --nproc_per_node 2 -m
 archspace.supernet.commands train CONFIG --out DIR`.
@@ -12,14 +13,16 @@ from pathlib import Path
 
 def add_args(p: argparse.ArgumentParser) -> None:
     """Arguments of `archspace supernet` (registered by archspace.cli)."""
-    p.add_argument("action", choices=["train", "extract", "rate"],
-                   help="train: CONFIG --out DIR; extract: DIR GENOTYPE --out model.pth; rate: DIR GENOTYPE... (val accuracy, seconds)")
-    p.add_argument("paths", nargs="+", help="train: the search config; extract/rate: the supernet folder, then genotype files")
+    p.add_argument("action", choices=["train", "extract", "rate", "retrain"],
+                   help="train: CONFIG --out DIR; extract: DIR GENOTYPE --out model.pth; rate: DIR GENOTYPE... (val accuracy, seconds); "
+                        "retrain: RUN_DIR (its front trained stand-alone beside the supernet's ratings)")
+    p.add_argument("paths", nargs="+", help="train: the search config; extract/rate: the supernet folder, then genotype files; retrain: the run folder")
     p.add_argument("--out", default=None, help="train: the supernet folder (resumed when it has a checkpoint); extract: the state_dict file")
-    p.add_argument("--epochs", type=int, default=None, help="overrides supernet.epochs of the config")
-    p.add_argument("--lr", type=float, default=None, help="overrides supernet.lr")
-    p.add_argument("--batch-size", type=int, default=None, help="overrides supernet.batch_size (the global batch)")
-    p.add_argument("--max-steps", type=int, default=None, help="overrides supernet.max_steps_per_epoch")
+    p.add_argument("--epochs", type=int, default=None, help="overrides supernet.epochs of the config (retrain: the stand-alone epochs)")
+    p.add_argument("--lr", type=float, default=None, help="overrides supernet.lr (retrain: the stand-alone lr)")
+    p.add_argument("--batch-size", type=int, default=None, help="overrides supernet.batch_size (the global batch; retrain: the stand-alone batch)")
+    p.add_argument("--max-steps", type=int, default=None, help="overrides supernet.max_steps_per_epoch (retrain: the stand-alone cap)")
+    p.add_argument("--seed", type=int, default=0, help="retrain: the stand-alone training seed")
     p.add_argument("--width-divisor", type=int, default=None, help="overrides supernet.width_divisor (subnets at every width / this)")
     p.add_argument("--sandwich", action="store_true", default=None, help="sandwich rule: largest, smallest and random subnets each step")
     p.add_argument("--distill", action="store_true", default=None, help="in-place distillation from the largest subnet (with --sandwich)")
@@ -34,6 +37,10 @@ def run(args: argparse.Namespace) -> int:
         if len(args.paths) != 1 or not args.out:
             raise ArchspaceError("supernet train: give one CONFIG and --out DIR")
         return _train(args)
+    if args.action == "retrain":
+        if len(args.paths) != 1:
+            raise ArchspaceError("supernet retrain: give one RUN_DIR (a search run with the supernet evaluator)")
+        return _retrain(args)
     if len(args.paths) < 2:
         raise ArchspaceError(f"supernet {args.action}: give the supernet folder and a genotype file")
     if args.action == "extract":
@@ -108,6 +115,18 @@ def _rate(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         accuracy = rate(supernet, genotype, bundle, calib_batches=args.calib_batches, device=args.device)
         print(f"{path}  accuracy {accuracy:.4f}  {time.perf_counter() - t0:.2f} s")
+    return 0
+
+
+def _retrain(args: argparse.Namespace) -> int:
+    from archspace.supernet.retrain import retrain_front
+
+    train = {k: v for k, v in {"epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
+                                "max_steps_per_epoch": args.max_steps}.items() if v is not None}
+    result = retrain_front(args.paths[0], train, seed=args.seed, device=args.device, log=lambda line: print(line, flush=True))
+    if "spearman" in result:
+        print(f"Spearman, supernet rating vs stand-alone accuracy over the front: {result['spearman']:.3f}")
+    print(f"wrote {Path(args.paths[0]) / 'retrain.json'}")
     return 0
 
 
