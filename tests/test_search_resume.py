@@ -148,3 +148,33 @@ def test_a_trial_past_its_timeout_is_stopped_and_the_search_goes_on(tmp_path):
     df = pd.read_csv(out / "trials.csv")
     assert len(df) == 3 and (df["state"] == "FAIL").all()
     assert df["error"].str.startswith("timed out after 0.05 s").all()
+
+
+@pytest.mark.slow
+def test_a_killed_workers_trial_is_retried_up_to_kill_retries(tmp_path):
+    from archspace.search.rundir import RunDir
+
+    cfg = tiny_config(tmp_path, trials=3, budgets={}, kill_retries=1)
+    out = tmp_path / "run"
+    proc = subprocess.Popen(command(cfg, out), env=env(), cwd=tmp_path)
+    victim, t0 = None, time.time()
+    while victim is None:
+        assert proc.poll() is None and time.time() - t0 < 400
+        time.sleep(0.2)
+        if (out / "run.json").is_file():
+            running = [t for t in RunDir(out).load_study().trials if t.state.name == "RUNNING" and "genotype_id" in t.user_attrs]
+            victim = running[0] if running else None
+    os.kill(int(victim.user_attrs["owner"].split(":")[1]), signal.SIGKILL)
+    assert proc.wait(timeout=600) == 0
+    df = pd.read_csv(out / "trials.csv")
+    row = df[df["number"] == victim.number].iloc[0]
+    assert row["state"] == "FAIL" and row["error"] == "worker killed by signal SIGKILL; retried"
+    study = RunDir(out).load_study()
+    retry = [t for t in study.trials if t.user_attrs.get("retry_of") == victim.number]
+    assert len(retry) == 1 and retry[0].params == victim.params and retry[0].state.name == "COMPLETE"
+    assert len(df) == 4 and (df[df["number"] != victim.number]["state"] == "COMPLETE").all()
+    from archspace.search.config import load_config
+    from archspace.search.progress import summary
+
+    s = summary(df, load_config(cfg))
+    assert s["done"] == 3 and s["failed"] == 0 and s["interrupted"] == 1

@@ -132,6 +132,8 @@ class SearchConfig(_Block):
     trial_timeout_s: float | None = Field(None, gt=0, description="a trial running longer is stopped and recorded as FAIL")
     workers: int = Field(1, ge=1)
     heartbeat_s: int = Field(10, ge=1, description="server storages: a trial silent for 3 heartbeats is failed and retried")
+    kill_retries: int = Field(0, ge=0, le=10, description="a trial whose worker is killed by a signal (out of memory, kill -9; "
+                              "not its timeout) is run again with the same parameters up to this many times")
     device: str = Field("cpu", description="where evaluations run: cpu, cuda, cuda:1, ...")
     pruner: Literal["none", "median", "hyperband"] = "none"
     costs: Costs = Field(default_factory=Costs)

@@ -19,7 +19,7 @@ from optuna.trial import TrialState
 from archspace.errors import ArchspaceError
 from archspace.search.config import SearchConfig
 from archspace.search.orchestrate import TIMEOUT, Orchestration, overdue
-from archspace.search.study import counted, fail_trial
+from archspace.search.study import counted, fail_trial, retry_killed
 
 POLL_S = 0.25
 
@@ -91,7 +91,9 @@ class Supervisor:
                     reason = f"worker killed by signal {signal.Signals(-p.exitcode).name}"
                 else:
                     reason = f"worker exited with code {p.exitcode}"
-                fail_trial(self.orch.study, t, reason)
+                killed = p.exitcode is not None and p.exitcode < 0 and not reason.startswith("timed out")
+                if not (killed and retry_killed(self.orch.study, t, reason, self.cfg.kill_retries)):
+                    fail_trial(self.orch.study, t, reason)
             if p.exitcode != 0:
                 self.respawns += 1
                 if self.respawns > 5 * max(self.cfg.trials, 1):

@@ -17,7 +17,7 @@ from archspace.search.config import SearchConfig, config_from_dict
 from archspace.search.rundir import JOURNAL, RunDir
 from archspace.search.storage import redact
 
-RUN_SETTINGS = ("trials", "workers", "heartbeat_s")  # may change between the runs of one search
+RUN_SETTINGS = ("trials", "workers", "heartbeat_s", "kill_retries")  # may change between the runs of one search
 
 
 def _versions() -> dict[str, str]:

@@ -20,7 +20,9 @@ def front_size(values: list[list[float]], directions: list[str]) -> int:
 def summary(df, cfg: SearchConfig) -> dict[str, Any]:
     """Counts per state, feasible share, best score (single objective) or Pareto front size."""
     counts = df["state"].value_counts().to_dict() if len(df) else {}
-    interrupted = int(df["error"].astype("string").fillna("").str.startswith("interrupted").sum()) if len(df) else 0
+    errors = df["error"].astype("string").fillna("") if len(df) else None
+    # rows that do not count: interrupted ones, and a killed worker's trial that was run again (kill_retries)
+    interrupted = int((errors.str.startswith("interrupted") | errors.str.endswith("; retried")).sum()) if len(df) else 0
     invalid = int(df["error"].astype("string").fillna("").str.startswith("invalid").sum()) if len(df) else 0
     done = sum(counts.get(s, 0) for s in ("COMPLETE", "PRUNED", "FAIL", "INFEASIBLE")) - interrupted
     sampled = counts.get("COMPLETE", 0) + counts.get("PRUNED", 0) + counts.get("INFEASIBLE", 0) + counts.get("FAIL", 0) - interrupted

@@ -110,6 +110,19 @@ def interrupt(study: optuna.Study, trial: optuna.trial.FrozenTrial, why: str) ->
     return True
 
 
+def retry_killed(study: optuna.Study, trial: optuna.trial.FrozenTrial, why: str, limit: int) -> bool:
+    """A trial whose worker was killed by a signal: while fewer than `limit` kills of its parameters were retried, FAIL
+    "<why>; retried" (not counted, like an interrupted trial) and its parameters enqueued again; False when it is not
+    retried (the caller records a plain FAIL)."""
+    kills = int(trial.user_attrs.get("kill_retries", 0))
+    if not trial.params or kills >= limit:
+        return False
+    if fail_trial(study, trial, f"{why}; retried", interrupted=True):
+        keep = {k: v for k, v in trial.user_attrs.items() if k in ("seeded_from", "retries")}
+        study.enqueue_trial(trial.params, user_attrs={**keep, "retry_of": trial.number, "kill_retries": kills + 1}, skip_if_exists=False)
+    return True
+
+
 def retry_stale(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
     """Optuna's stale-trial callback: `RetryFailedTrialCallback` enqueues the (already FAIL) trial's parameters again,
     at most RETRIES times, with only the attributes a retry keeps. The failed trial is read as interrupted
