@@ -191,3 +191,17 @@ def test_train_search_extract_end_to_end(tmp_path):
     net = archspace.build(load_genotype(tmp_path / "model.json"))
     net.load_state_dict(torch.load(tmp_path / "model.pth", weights_only=True))
     assert net.eval()(torch.randn(2, 1, 32, 32)).shape == (2, 10)
+
+
+@pytest.mark.slow
+def test_ray_train_two_workers_match_one_process(tmp_path):
+    """`--backend ray`: Ray Train's 2 CPU workers on a local instance give the one-process weights (gloo, DDP)."""
+    cfg = write_config(tmp_path, DDP_SPACE, {"epochs": 2, "batch_size": 32, "max_steps_per_epoch": 4, "sandwich": True, "random_paths": 1})
+    out = cli("train", str(cfg), "--out", str(tmp_path / "ray"), "--backend", "ray", "--workers", "2").stdout
+    assert "epochs done by 2 processes" in out
+    cli("train", str(cfg), "--out", str(tmp_path / "one"))
+    one, two = weights(tmp_path / "one"), weights(tmp_path / "ray")
+    assert one.keys() == two.keys()
+    worst = max((one[k].double() - two[k].double()).abs().max().item() for k in one)
+    assert worst <= 1e-4, worst
+    assert json.loads((tmp_path / "ray" / checkpoint.META).read_text())["world_size"] == 2

@@ -28,6 +28,10 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--distill", action="store_true", default=None, help="in-place distillation from the largest subnet (with --sandwich)")
     p.add_argument("--calib-batches", type=int, default=4, help="rate: training batches for BN recalibration (default 4)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    p.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help="train: local (one process, or torchrun's) or ray (data-parallel with Ray Train over --workers processes)")
+    p.add_argument("--workers", type=int, default=2, help="train --backend ray: data-parallel processes (one CPU each, or one GPU on cuda)")
+    p.add_argument("--address", default=None, help="train --backend ray: join the Ray cluster at HOST:PORT (default: a local instance on loopback)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,19 +55,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from archspace.evaluate.data import load_data
-    from archspace.search.space import SearchSpace
-    from archspace.supernet.config import load_train_config
-    from archspace.supernet.train import train_supernet
+    overrides = {"epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size, "max_steps_per_epoch": args.max_steps,
+                 "width_divisor": args.width_divisor, "sandwich": args.sandwich, "distill": args.distill}
+    if args.backend == "ray":
+        from archspace.supernet.ray_train import train_with_ray
 
-    overrides = {"epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size, "max_steps_per_epoch": args.max_steps, "width_divisor": args.width_divisor,
-                 "sandwich": args.sandwich, "distill": args.distill}
-    search, cfg = load_train_config(args.paths[0], overrides)
-    space = SearchSpace.from_file(search.space)
-    bundle = load_data(search.data)
-    meta = {"name": search.name, "space": search.space, "space_text": Path(search.space).read_text(encoding="utf-8"), "data": search.data}
-    print(f"training the supernet of {search.name} on {bundle.describe()}", flush=True)
-    train_supernet(space, bundle, cfg, Path(args.out), meta, device=args.device, log=lambda line: print(line, flush=True))
+        train_with_ray(Path(args.paths[0]), overrides, Path(args.out), args.workers, args.address, device=args.device)
+        return 0
+    from archspace.supernet.train import train_config_file
+
+    train_config_file(args.paths[0], overrides, Path(args.out), device=args.device, log=lambda line: print(line, flush=True))
     return 0
 
 

@@ -34,9 +34,11 @@ from archspace.supernet.supernet import Supernet
 
 
 def distributed() -> tuple[int, int]:
-    """(rank, world size) of this process, initialising the process group under torchrun."""
+    """(rank, world size) of this process: the process group a launcher set up, or initialised here under torchrun."""
+    if dist.is_initialized():  # set up by the launcher (Ray Train's TorchTrainer)
+        return dist.get_rank(), dist.get_world_size()
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
+    if world > 1:
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     return (dist.get_rank(), world) if world > 1 else (0, 1)
 
@@ -56,6 +58,21 @@ def peak_rss_mb() -> float:
 def lr_at(cfg: SupernetConfig, step: int, total: int) -> float:
     """Cosine from cfg.lr to cfg.min_lr over `total` steps."""
     return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * min(step, total) / max(total, 1)))
+
+
+def train_config_file(config: str | Path, overrides: dict[str, Any], out: Path, device: str = "cpu",
+                      log: Callable[[str], None] = print) -> Supernet:
+    """`archspace supernet train CONFIG --out DIR`: the config's space, data and options (CLI `overrides` on top)."""
+    from archspace.evaluate.data import load_data
+    from archspace.supernet.config import load_train_config
+
+    search, cfg = load_train_config(config, overrides)
+    space = SearchSpace.from_file(search.space)
+    bundle = load_data(search.data)
+    meta = {"name": search.name, "space": search.space, "space_text": Path(search.space).read_text(encoding="utf-8"), "data": search.data}
+    if distributed()[0] == 0:
+        log(f"training the supernet of {search.name} on {bundle.describe()}")
+    return train_supernet(space, bundle, cfg, out, meta, device=device, log=log)
 
 
 def train_supernet(
