@@ -2,7 +2,8 @@
 
 Every case runs `archspace ...` in its own subprocess under a timeout (a hang is the process still running
 at the timeout), and is classed: ok (exit 2 and one `archspace: error:` line), HANG, TRACEBACK, or
-ACCEPTED (exit 0: the input was not refused). A config that is wrongly accepted runs one trial of the
+ACCEPTED (exit 0: the input was not refused), or LEAK (a storage password printed); `workers: 10000` is ok when it runs
+capped with one line saying so. A config that is wrongly accepted runs one trial of the
 synflow proxy at 32 px into a temporary folder, so it stays cheap. Run through
 `python benchmarks/hostile_inputs.py --part search`.
 """
@@ -17,6 +18,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT_S = 60
+SECRET = "hostile-pw-7Qz"  # a storage password: no printed line may hold it
+CAPPED = "capped at"  # a case whose config runs, capped, with one line saying so
 
 HEAD = "name: h\nbase: swin_t\n"
 REST = "    - {}\n    - {}\n    - {}\n"
@@ -76,10 +79,10 @@ def cases(tmp: Path) -> list[tuple[str, list[str]]]:
         out.append((f"space sample: {name}", ["space", "sample", str(path), "-n", "2", "--out", str(tmp / "samples")]))
     out.append(("space sample: -n 10^6 of a 2-genotype space", ["space", "sample", str(small), "-n", "1000000", "--out", str(tmp / "samples")]))
 
-    def config(name: str, text: str) -> None:
+    def config(name: str, text: str, *extra: str) -> None:
         path = tmp / f"config{len(out)}.yaml"
         path.write_text(text)
-        out.append((f"search: {name}", ["search", str(path), "--out", str(tmp / f"run{len(out)}"), "--quiet"]))
+        out.append((f"search: {name}", ["search", str(path), "--out", str(tmp / f"run{len(out)}"), "--quiet", *extra]))
 
     good = dict(space=str(small), flops="1.5G", image_size=32, workers=1)
     for name, path in spaces.items():
@@ -91,7 +94,14 @@ def cases(tmp: Path) -> list[tuple[str, list[str]]]:
     config("budget .inf", CONFIG.format(**{**good, "flops": ".inf"}))
     config("budget .nan", CONFIG.format(**{**good, "flops": ".nan"}))
     config("data.image_size 100000", CONFIG.format(**{**good, "image_size": 100000}))
-    config("workers 10000", CONFIG.format(**{**good, "workers": 10000}))
+    config("workers 10000 (capped, said in one line)", CONFIG.format(**{**good, "workers": 10000}))
+    config("budget 0", CONFIG.format(**{**good, "flops": "0"}))
+    config("hypervolume_reference on a non-objective", CONFIG.format(**good) + "hypervolume_reference: {latency_ms: 3}\n")
+    config("kill_retries -1", CONFIG.format(**good) + "kill_retries: -1\n")
+    config("storage with a password, nothing listening", CONFIG.format(**good), "--storage",
+           f"postgresql+psycopg://u:{SECRET}@127.0.0.1:1/db?connect_timeout=2")
+    config("storage postgresql+psycopg2:// without its driver", CONFIG.format(**good), "--storage", "postgresql+psycopg2://u@127.0.0.1:1/db")
+    config("Ray --address nothing answers", CONFIG.format(**good), "--backend", "ray", "--address", "127.0.0.1:1")
     return out
 
 
@@ -106,8 +116,12 @@ def run(args: list[str]) -> tuple[str, int | None, float, str]:
         return "HANG", None, time.perf_counter() - start, f"still running after {TIMEOUT_S} s"
     elapsed = time.perf_counter() - start
     lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+    if SECRET in proc.stdout + proc.stderr:
+        return "LEAK", proc.returncode, elapsed, "the storage password was printed"
     if "Traceback" in proc.stderr:
         return "TRACEBACK", proc.returncode, elapsed, lines[-1] if lines else ""
+    if proc.returncode == 0 and any(CAPPED in line for line in lines):
+        return "ok", 0, elapsed, next(line for line in lines if CAPPED in line)
     if proc.returncode == 0:
         return "ACCEPTED", 0, elapsed, (proc.stdout.strip().splitlines() or [""])[-1]
     errors = [line for line in lines if line.startswith("archspace: error: ")]
@@ -116,7 +130,7 @@ def run(args: list[str]) -> tuple[str, int | None, float, str]:
 
 
 def main() -> None:
-    counts = {"ok": 0, "HANG": 0, "TRACEBACK": 0, "ACCEPTED": 0, "FAIL": 0}
+    counts = {"ok": 0, "HANG": 0, "TRACEBACK": 0, "ACCEPTED": 0, "LEAK": 0, "FAIL": 0}
     slowest = (0.0, "")
     with tempfile.TemporaryDirectory() as tmp:
         for name, args in cases(Path(tmp)):
@@ -127,7 +141,7 @@ def main() -> None:
             print(f"{kind:9s} {name:58s} rc={rc} {elapsed:5.1f} s  {line[:160]}", flush=True)
     total = sum(counts.values())
     print(f"search spaces and configs: {total} cases, {counts['ok']} refused in one line, {counts['HANG']} hangs, "
-          f"{counts['TRACEBACK']} tracebacks, {counts['ACCEPTED']} accepted, {counts['FAIL']} other failures; "
+          f"{counts['TRACEBACK']} tracebacks, {counts['ACCEPTED']} accepted, {counts['LEAK']} password leaks, {counts['FAIL']} other failures; "
           f"slowest refusal {slowest[0]:.1f} s ({slowest[1]})")
 
 
