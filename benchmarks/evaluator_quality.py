@@ -95,6 +95,7 @@ def main() -> int:
     p.add_argument("--curve-epochs", type=int, nargs="*", default=[1, 2, 4])
     p.add_argument("--train-epochs", type=int, nargs="*", default=[], help="e.g. 1 2 4: the train evaluator for that many epochs")
     p.add_argument("--train-archs", type=int, default=None, help="score train@k on only the first K architectures")
+    p.add_argument("--train-steps", type=int, default=None, help="cap train@k at this many steps per epoch (a quick evaluator)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args()
@@ -132,8 +133,10 @@ def main() -> int:
     subset = items[: args.train_archs] if args.train_archs else items
     for k in args.train_epochs:
         cfg = {"kind": "train", **protocol.train.model_dump(mode="json"), "epochs": k, "warmup_epochs": min(protocol.train.warmup_epochs, k - 1)}
+        if args.train_steps:
+            cfg["max_steps_per_epoch"] = args.train_steps
         scores, cpu = score_all(subset, cfg, bundle, say)
-        add(f"train@{k}", scores, cpu, [i["truth"] for i in subset])
+        add(f"train@{k}" + (f" ({args.train_steps} steps/epoch)" if args.train_steps else ""), scores, cpu, [i["truth"] for i in subset])
 
     ceiling = seed_spearman(rows, args.metric)
     print(f"table {args.table} ({len(items)} random architectures, truth = {args.metric} mean over seeds); "

@@ -117,6 +117,25 @@ def _cli(*args: str, **kw) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, **kw)
 
 
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+
+
 def _build_args(tiny: Path, out: Path, workers: int = 1) -> list[str]:
     return ["bench", "build", str(tiny), "--out", str(out), "--n", "3", "--epochs", "1", "--max-steps", "2",
             "--width-divisor", "2", "--noise-archs", "1", "--seeds", "2", "--no-zoo", "--workers", str(workers)]
@@ -131,8 +150,14 @@ def test_build_resumes_after_kill_9_without_losing_or_repeating_a_row(tiny, tmp_
         assert victim.poll() is None, victim.communicate()[1]
         assert time.time() - t0 < 240
         time.sleep(0.2)
+    workers = _children(victim.pid)
+    assert workers, "the build runs its trainings in worker processes"
     victim.send_signal(signal.SIGKILL)
     victim.wait()
+    t0 = time.time()
+    while [pid for pid in workers if Path(f"/proc/{pid}").exists() and _state(pid) != "Z"] and time.time() - t0 < 20:
+        time.sleep(0.2)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists() and _state(pid) != "Z"], "orphaned workers live on"
     first = len(TableStore(out).rows())
     survivor = _cli(*_build_args(tiny, out, workers=1))
     _, err = survivor.communicate(timeout=300)

@@ -15,7 +15,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from archspace.bench.job import Job, run_job
+from archspace.bench.job import Job, run_job, watch_parent
 from archspace.bench.plan import Entry, all_entries, jobs
 from archspace.bench.protocol import TableProtocol
 from archspace.bench.store import TableStore
@@ -58,14 +58,14 @@ def _local(todo: list[Job], workers: int, device: str) -> Iterator[dict[str, Any
         for job in todo:
             yield run_job(job, device)
         return
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=watch_parent, initargs=(os.getpid(),)) as pool:
         pending = iter(todo)
-        running = {pool.submit(run_job, job, device, os.getpid()) for job in _take(pending, workers)}
+        running = {pool.submit(run_job, job, device) for job in _take(pending, workers)}
         while running:
             finished, running = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
                 yield future.result()
-                running |= {pool.submit(run_job, job, device, os.getpid()) for job in _take(pending, 1)}
+                running |= {pool.submit(run_job, job, device) for job in _take(pending, 1)}
 
 
 def _ray(todo: list[Job], workers: int, device: str, address: str | None) -> Iterator[dict[str, Any]]:

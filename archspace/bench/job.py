@@ -48,12 +48,21 @@ def device_name(device: str) -> str:
     return device
 
 
-def run_job(job: Job, device: str = "auto", parent: int | None = None) -> dict[str, Any]:
-    """Train the job's network stand-alone and return its table row (per-epoch validation accuracy, final val and test).
+def watch_parent(parent: int, every_s: float = 1.0) -> None:
+    """Worker-process initializer: exit as soon as the process that started this worker is gone (kill -9 of a build),
+    instead of training on, or idling, for a table nobody writes."""
+    import threading
 
-    `parent`: the pid that started this worker; if it dies (kill -9), the job stops at the next epoch instead of
-    training on for a table nobody writes.
-    """
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+
+
+def run_job(job: Job, device: str = "auto") -> dict[str, Any]:
+    """Train the job's network stand-alone and return its table row (per-epoch validation accuracy, final val and test)."""
     import torch
     from torch.utils.data import DataLoader
 
@@ -72,8 +81,6 @@ def run_job(job: Job, device: str = "auto", parent: int | None = None) -> dict[s
 
     def report(epoch: int, acc: float) -> None:
         curve.append(round(float(acc), 5))
-        if parent is not None and os.getppid() != parent:
-            os._exit(1)  # the table's writer is gone
 
     wall, cpu = time.perf_counter(), time.process_time()
     with seeded(job.key[1]):
