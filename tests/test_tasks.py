@@ -93,7 +93,7 @@ def test_loader_gives_standardised_splits():
     from archspace.evaluate.data import DataConfig, load_data
 
     bundle = load_data(DataConfig(name="digit_lookup"))
-    assert (len(bundle.train), len(bundle.val), len(bundle.test)) == (5000, 1000, 1000)
+    assert (len(bundle.train), len(bundle.val), len(bundle.test)) == (5000, 1000, 2000)
     assert (bundle.image_size, bundle.in_chans, bundle.num_classes) == (32, 3, 10)
     x = bundle.train.tensors[0]
     assert x.mean(dim=(0, 2, 3)).abs().max() < 1e-4 and (x.std(dim=(0, 2, 3)) - 1).abs().max() < 1e-3

@@ -14,7 +14,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="build: the table folder (the same folder resumes or extends it)")
     p.add_argument("--data", default=None, help="build: the task (default digit_lookup)")
     p.add_argument("--n", type=int, default=None, help="build: random architectures (default 100; a larger n extends a table)")
-    p.add_argument("--epochs", type=int, default=None, help="build: training epochs per architecture (default 12)")
+    p.add_argument("--epochs", type=int, default=None, help="build: training epochs per architecture (default 10)")
     p.add_argument("--max-steps", type=int, default=None, help="build: cap on optimizer steps per epoch (smoke runs; default none)")
     p.add_argument("--width-divisor", type=int, default=None, help="build: every width divided by this (default 4)")
     p.add_argument("--noise-archs", type=int, default=None, help="build: random architectures trained with every seed (default 20)")

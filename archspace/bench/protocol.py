@@ -24,7 +24,7 @@ class TableProtocol(BaseModel):
     space_sha256: str = Field(description="hash of the space file's bytes: a changed space is a different table")
     data: DataConfig = DataConfig(name="digit_lookup")
     width_divisor: int = Field(4, ge=1, description="every width is divided by this (archspace.genotype.scale.narrow)")
-    train: TrainConfig = TrainConfig(epochs=12, batch_size=64, lr=2e-3, warmup_epochs=1)
+    train: TrainConfig = TrainConfig(epochs=10, batch_size=64, lr=2e-3, warmup_epochs=1)
     n: int = Field(100, ge=1, description="random architectures, sampled uniformly by Optuna's RandomSampler")
     sample_seed: int = Field(0, description="seed of the random sampler")
     noise_archs: int = Field(20, ge=0, description="the first this many random architectures are trained with every seed")
