@@ -125,5 +125,8 @@ def test_training_config_takes_the_evaluators_divisor(tmp_path):
             "evaluator": {"kind": "supernet", "checkpoint": "x", "width_divisor": 4, "train": {"epochs": 1}}}
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump(data))
-    assert load_train_config(path)[1].width_divisor == 4
+    search, train = load_train_config(path)
+    assert train.width_divisor == 4
+    # the search config's dumped evaluator block validates again (as `archspace search` does) with one divisor
+    assert search.evaluator["train"]["width_divisor"] == 4 and make_evaluator(search.evaluator).cfg.width_divisor == 4
     assert load_train_config(path, {"width_divisor": 2})[1].width_divisor == 2

@@ -31,10 +31,18 @@ class SupernetEvaluatorConfig(EvaluatorConfig):
     width_divisor: int | None = Field(None, ge=1, description="subnets at every width / this (archspace.genotype.scale.narrow); None: the checkpoint's, which it must equal when given")
     train: SupernetConfig | None = Field(None, description="how `archspace supernet train CONFIG` trains it (read by that command)")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _train_takes_the_divisor(cls, data: Any) -> Any:
+        """A width_divisor given here is also the training's when `train` does not give one (one divisor per config)."""
+        if isinstance(data, dict) and data.get("width_divisor") is not None and isinstance(data.get("train"), dict) \
+                and "width_divisor" not in data["train"]:
+            return {**data, "train": {**data["train"], "width_divisor": data["width_divisor"]}}
+        return data
+
     @model_validator(mode="after")
     def _one_divisor(self) -> "SupernetEvaluatorConfig":
-        fields = self.train.model_fields_set if self.train is not None else set()
-        if self.width_divisor is not None and "width_divisor" in fields and self.train.width_divisor != self.width_divisor:
+        if self.width_divisor is not None and self.train is not None and self.train.width_divisor != self.width_divisor:
             raise ValueError(f"width_divisor: {self.width_divisor} here but train.width_divisor is {self.train.width_divisor}; give it once")
         return self
 
