@@ -74,6 +74,47 @@ def dominates(a: Sequence[float], b: Sequence[float], objectives: Sequence[Objec
     return bool(np.all(x <= y) and np.any(x < y))
 
 
+NOISE_Z = 2.0
+DOMINATED, WITHIN_NOISE, NOT_DOMINATED = "dominated", "within noise", "not dominated"
+UNCHECKED = "dominated, seed noise not measured"
+
+
+def seed_stats(scores: Sequence[float]) -> tuple[float, float | None]:
+    """Mean and sample standard deviation (ddof 1) of one point's score over seeds; the std is None from one seed."""
+    x = np.asarray(scores, dtype=float)
+    if len(x) == 0:
+        raise ArchspaceError("seed noise: a point has no score at any seed")
+    return float(x.mean()), (float(x.std(ddof=1)) if len(x) > 1 else None)
+
+
+def dominates_beyond_noise(a: Sequence[float], b: Sequence[float], std_a: Sequence[float], std_b: Sequence[float],
+                           objectives: Sequence[Objective], z: float = NOISE_Z) -> bool:
+    """True when mean point `a` dominates mean point `b` by more than the seed noise: on every objective whose margin
+    z * sqrt(std_a^2 + std_b^2) (z standard errors of the difference of two independent means) is positive, `a` is
+    better by more than the margin; on every other (a cost, measured without noise) `a` is no worse; and it is better on
+    one. With every std 0 this is `dominates`. The one rule `archspace pareto --seeds` calls a published model dominated by."""
+    sign = np.array([1.0 if o.maximise else -1.0 for o in objectives])
+    gain = sign * (np.asarray(a, dtype=float) - np.asarray(b, dtype=float))
+    margin = z * np.hypot(np.asarray(std_a, dtype=float), np.asarray(std_b, dtype=float))
+    return bool(np.all(np.where(margin > 0, gain > margin, gain >= 0)) and np.any(gain > margin))
+
+
+def noise_verdict(point: Sequence[float], point_std: Sequence[float] | None, front: Any, front_std: Any,
+                  objectives: Sequence[Objective], z: float = NOISE_Z) -> tuple[str, list[int]]:
+    """Where `point` stands against the `front` (mean values), and the front indices behind the verdict: DOMINATED
+    (dominated beyond the noise by those), WITHIN_NOISE (dominated on the means by those, by none beyond the noise), or
+    NOT_DOMINATED. Without a noise estimate (`point_std` or `front_std` None) a dominated point is UNCHECKED."""
+    f = _matrix(front, objectives)
+    on_means = [i for i in range(len(f)) if dominates(f[i], point, objectives)]
+    if point_std is None or front_std is None:
+        return (UNCHECKED, on_means) if on_means else (NOT_DOMINATED, [])
+    fs = np.asarray(front_std, dtype=float).reshape(f.shape)
+    beyond = [i for i in range(len(f)) if dominates_beyond_noise(f[i], point, fs[i], point_std, objectives, z)]
+    if beyond:
+        return DOMINATED, beyond
+    return (WITHIN_NOISE, on_means) if on_means else (NOT_DOMINATED, [])
+
+
 def hypervolume(values: Any, objectives: Sequence[Objective], reference: Sequence[float]) -> float:
     """Volume of objective space dominated by `values` and bounded by `reference` (exact; moocore).
 

@@ -23,8 +23,9 @@ CACHE_FILE = "published.json"
 _CONTEXTS: dict[str, TrialContext] = {}
 
 
-def evaluate_genotype(run: RunDir, genotype) -> dict[str, Any]:
-    """One genotype under `run`'s protocol: its costs, budget violation and evaluation, as a published row."""
+def evaluate_genotype(run: RunDir, genotype, seed: int | None = None) -> dict[str, Any]:
+    """One genotype under `run`'s protocol: its costs, budget violation and evaluation, as a published row.
+    `seed` replaces the run's seed (a seed replica, archspace.search.seeds); None is the run's own."""
     from archspace.cost.analytic import analytic_cost
     from archspace.genotype.adapt import adapt
     from archspace.search.constraints import max_violation, violations
@@ -39,7 +40,7 @@ def evaluate_genotype(run: RunDir, genotype) -> dict[str, Any]:
     b = ctx.bundle
     adapted = adapt(g, b.image_size, b.in_chans, b.num_classes)
     ev = analytic_cost(adapted).total
-    result = ctx.evaluator.evaluate(adapted, b, seed=ctx.cfg.seed, device=ctx.cfg.device)
+    result = ctx.evaluator.evaluate(adapted, b, seed=ctx.cfg.seed if seed is None else seed, device=ctx.cfg.device)
     return published_row(genotype.name, g.id, costs.as_dict(), max_violation(violations(costs, ctx.cfg.budgets)),
                          adapted.image_size, ev.flops, ev.params, result)
 
