@@ -10,7 +10,17 @@ def pareto_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", metavar="RUN", help="run directory written by `archspace search`")
     p.add_argument("--against", nargs="+", action="extend", default=[], metavar="NAME",
                    help="published models to place on the front: 'zoo' (those the run's space holds within its budgets) and/or zoo names")
+    _seeds_args(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _seeds_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seeds", type=int, default=1, metavar="K",
+                   help="evaluate each front point and published model at K seeds (the run's seed and the next K-1; cached in "
+                        "the run) and call a published model dominated only beyond the seed noise (default 1: no noise measured)")
+    p.add_argument("--noise-z", type=float, default=None, metavar="Z",
+                   help="the noise margin in combined seed stds: dominated only when the mean score is higher by more than "
+                        "Z x sqrt(std_a^2 + std_b^2) (default 2)")
 
 
 def _bootstrap_arg(p: argparse.ArgumentParser) -> None:
@@ -22,6 +32,7 @@ def report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", metavar="RUN", help="run directory written by `archspace search`")
     p.add_argument("--against", nargs="+", action="extend", default=[], metavar="NAME",
                    help="published models to compare (default: zoo)")
+    _seeds_args(p)
     _bootstrap_arg(p)
 
 
@@ -54,6 +65,10 @@ def _number(name: str, v) -> str:
     return f"{v:.4g}"
 
 
+def _mean_std(row: dict) -> str:
+    return f"{row['score_mean']:.4g} ± {row['score_std']:.2g}" if row.get("score_std") is not None else ""
+
+
 NO_KNEE = "knee: none (no front point lies beyond the line through the front's ends)"
 
 
@@ -63,7 +78,7 @@ def run_pareto(args: argparse.Namespace) -> int:
 
     from archspace.reporting.front import front_report
 
-    result = front_report(_open(args.run_dir), args.against, _progress)
+    result = front_report(_open(args.run_dir), args.against, _progress, seeds=args.seeds, noise_z=args.noise_z)
     if args.json:
         print(json.dumps(result))
         return 0
@@ -73,19 +88,24 @@ def run_pareto(args: argparse.Namespace) -> int:
     console.print(f"{c['total']} trials: {c['feasible']} complete and feasible, {c['INFEASIBLE']} infeasible, "
                   f"{c.get('invalid', 0)} invalid, {c['PRUNED']} pruned, {c['FAIL']} failed")
     t = Table(title="Pareto front (measured here)")
-    for col in ["trial", "genotype", *names]:
+    noisy = result["seeds"] > 1 and "score" in names
+    for col in ["trial", "genotype", *names] + ([f"score mean ± std ({result['seeds']} seeds)"] if noisy else []):
         t.add_column(col, justify="left" if col == "genotype" else "right")
     for r in result["front"]:
-        t.add_row(f"{r['number']}{' knee' if r['knee'] else ''}", r["genotype_id"], *[_number(n, r[n]) for n in names])
+        t.add_row(f"{r['number']}{' knee' if r['knee'] else ''}", r["genotype_id"], *[_number(n, r[n]) for n in names],
+                  *([_mean_std(r)] if noisy else []))
     for p in result["published"]:
-        t.add_row("published", p["name"], *[_number(n, p[n]) for n in names], style="magenta")
+        t.add_row("published", p["name"], *[_number(n, p[n]) for n in names], *([_mean_std(p)] if noisy else []), style="magenta")
     console.print(t)
     if len(names) > 1 and result["front"]:
         console.print(NO_KNEE if result["knee"] is None else f"knee: trial {result['knee']['number']}")
     for d in result["dominated"]:
         gains = [f"{k} +{_number(k, v['gain'])} (trial {v['by']})" for k, v in d["gained"].items()]
         saved = [f"{k} -{_number(k, v['saved'])} (trial {v['by']})" for k, v in d["saved"].items()]
-        console.print(f"{d['name']} is dominated by trial(s) {', '.join(map(str, d['dominated_by']))}: " + "; ".join(gains + saved))
+        console.print(f"{d['name']} is {d['verdict']} by trial(s) {', '.join(map(str, d['dominated_by']))}: " + "; ".join(gains + saved))
+    for w in result["within_noise"]:
+        console.print(f"{w['name']} is {w['verdict']}: trial(s) {', '.join(map(str, w['dominated_on_means_by']))} dominate it on the means, "
+                      f"but the best mean score gain, +{w['score_gain']:.4g} (trial {w['by']}), is within the margin {w['margin']:.4g}")
     hv = result["hypervolume"]
     if hv:
         ref = ", ".join(f"{k}={_number(k, v['value'])} ({v['rule']})" for k, v in hv["reference"].items())
@@ -114,6 +134,6 @@ def run_analyze(args: argparse.Namespace) -> int:
 def run_report(args: argparse.Namespace) -> int:
     from archspace.reporting.report import write_report
 
-    files = write_report(_open(args.run_dir), args.against or ["zoo"], _progress, n_boot=args.bootstrap)
+    files = write_report(_open(args.run_dir), args.against or ["zoo"], _progress, n_boot=args.bootstrap, seeds=args.seeds, noise_z=args.noise_z)
     print("wrote " + ", ".join(files))
     return 0

@@ -10,8 +10,9 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from archspace.pareto import (dominance_gains, dominates, hypervolume, knee_of, objectives_from, pareto_ranks, reference_point,
-                              score_is_accuracy, score_label, split_trials, target_size)
+from archspace.pareto import (DOMINATED, NOISE_Z, UNCHECKED, WITHIN_NOISE, dominance_gains, hypervolume, knee_of, objectives_from,
+                              pareto_ranks, reference_point, score_is_accuracy, score_label, split_trials, target_size)
+from archspace.reporting import noise
 from archspace.reporting.front_plot import front_plots
 from archspace.reporting.plotting import axis_for
 from archspace.reporting import published as pub
@@ -27,15 +28,21 @@ def declared_reference(run) -> dict[str, float]:
     return {**declared, **run.config.hypervolume_reference}
 
 
-def front_report(run, against: Sequence[str] = (), progress=None) -> dict[str, Any]:
+def front_report(run, against: Sequence[str] = (), progress=None, seeds: int = 1, noise_z: float | None = None) -> dict[str, Any]:
     """The `archspace pareto` object: objectives, counts, front (knee marked), published models measured under the
     run's protocol and as reported, which published models a searched genotype dominates and by how much,
     and the hypervolume with its reference point, which depends on the run alone (its budgets, declared values and
-    own trials), never on the published set compared. Writes pareto.json, front.png and front.html in the run."""
+    own trials), never on the published set compared. Writes pareto.json, front.png and front.html in the run.
+
+    With `seeds` K > 1 each front point and published model is evaluated at K seeds (archspace.reporting.noise): its
+    score's mean and std are stored, and a published model is called dominated only beyond the seed noise
+    (archspace.pareto.dominates_beyond_noise with z = `noise_z`, None: NOISE_Z); else it is "within noise"."""
     from archspace.zoo import zoo_dir
 
     objectives = objectives_from(run.objectives)
     names = [o.name for o in objectives]
+    noise_z = NOISE_Z if noise_z is None else noise_z
+    noise.check_seeds(seeds, noise_z, names)
     trials = run.trials()
     groups = split_trials(trials)
     counts = {"total": len(trials), **{k: len(v) for k, v in groups.items()}}
@@ -62,19 +69,26 @@ def front_report(run, against: Sequence[str] = (), progress=None) -> dict[str, A
 
     front_rows = [{"number": int(r["number"]), "genotype_id": r["genotype_id"], "genotype_file": genotype_file(r["genotype_id"]),
                    **_row(r, names), "knee": knee is not None and int(r["number"]) == int(knee["number"])} for _, r in front.iterrows()]
-    published_rows, dominated = [], []
-    for m, point in zip(measured_ok, pub_points):
-        doms = [i for i in range(len(front)) if dominates(front[names].iloc[i].to_numpy(dtype=float), point, objectives)]
-        published_rows.append({"name": m["name"], "genotype_id": m["genotype_id"], "genotype_file": str(zoo_dir() / f"{m['name']}.json"),
-                               **{n: m.get(n) for n in ("flops", "params")}, **{n: m[n] for n in names},
-                               "why": m["reason"], "dominated": bool(doms)})
-        if doms:
-            gains = dominance_gains(point, front[names].iloc[doms].to_numpy(dtype=float), objectives)
+    published_rows = [{"name": m["name"], "genotype_id": m["genotype_id"], "genotype_file": str(zoo_dir() / f"{m['name']}.json"),
+                       **{n: m.get(n) for n in ("flops", "params")}, **{n: m[n] for n in names}, "why": m["reason"]} for m in measured_ok]
+    if noise.SCORE in names:
+        front_scores, pub_scores = noise.seed_scores(run, front, measured_ok, seeds, progress)
+        for row, scores in zip(front_rows + published_rows, front_scores + pub_scores):
+            row.update(noise.stats_fields(scores))
+    dominated, within = [], []
+    front_means = noise.mean_matrix(front_rows, names)[0]
+    for row, (verdict, doms) in zip(published_rows, noise.verdicts(front_rows, published_rows, objectives, noise_z)):
+        row.update(dominated=verdict in (DOMINATED, UNCHECKED), verdict=verdict, verdict_text=noise.verdict_words(verdict, seeds, noise_z))
+        if row["dominated"]:  # gains on the mean scores (the recorded ones with --seeds 1)
+            gains = dominance_gains(noise.mean_matrix([row], names)[0][0], front_means[doms], objectives)
             for g in gains.values():
                 g["by"] = int(front["number"].iloc[doms[g.pop("by_index")]])
-            dominated.append({"name": m["name"], "dominated_by": [int(front["number"].iloc[i]) for i in doms],
+            dominated.append({"name": row["name"], "dominated_by": [int(front["number"].iloc[i]) for i in doms], "verdict": row["verdict_text"],
                               "gained": {o.name: gains[o.name] for o in objectives if o.maximise},
                               "saved": {o.name: gains[o.name] for o in objectives if not o.maximise}})
+        elif verdict == WITHIN_NOISE:
+            within.append({"name": row["name"], "dominated_on_means_by": [int(front["number"].iloc[i]) for i in doms],
+                           "verdict": row["verdict_text"], **noise.closest_margin(row, [front_rows[i] for i in doms], noise_z)})
     hv = None
     if ref is not None:
         hv = {"value": hypervolume(front[names].to_numpy(dtype=float), objectives, ref.values) if len(front) else 0.0,
@@ -91,6 +105,9 @@ def front_report(run, against: Sequence[str] = (), progress=None) -> dict[str, A
         "published_excluded": [{"name": c.name, "reason": c.reason} for c in candidates if not c.included],
         "reported": pub.reported(candidates),
         "dominated": dominated,
+        "within_noise": within,
+        "seeds": seeds,
+        "noise_rule": {"z": noise_z, "rule": noise.rule_text(seeds, noise_z)},
         "hypervolume": hv,
     }
     axes = {n: axis_for(n, target_size(run, trials), score_label(run)) for n in names}
@@ -104,6 +121,8 @@ def front_report(run, against: Sequence[str] = (), progress=None) -> dict[str, A
     if len(objectives) == 1 and "flops" in trials and names != ["flops"]:  # one objective: draw it against FLOPs
         shown_axes.insert(0, ("flops", False))
         axes["flops"] = axis_for("flops", target_size(run, trials), "")
+    if seeds > 1:  # score ± std for the front and the published points
+        front = front.assign(score_mean=[r["score_mean"] for r in front_rows], score_std=[r["score_std"] for r in front_rows])
     files = front_plots(run.path, shown, front, knee, pd.DataFrame(published_rows), shown_axes,
                               axes, state_counts, f"{run.study_name}: Pareto front of {counts['feasible']} feasible trials", budgets)
     result["files"] = [str(p) for p in files]

@@ -30,6 +30,30 @@ def _label_points(ax, points: list[tuple[str, float, float]]) -> None:
         placed.append(box)
 
 
+def _error_bars(ax, pfig, points: pd.DataFrame, xn: str, yn: str, xa: Axis, ya: Axis, colour: str, label: str, cell: tuple[int, int],
+                show_legend: bool) -> bool:
+    """The mean score ± its seed std of each point that has one (`archspace pareto --seeds K`, K > 1), on whichever axis is
+    the score; False when there is nothing to draw."""
+    import plotly.graph_objects as go
+
+    if "score" not in (xn, yn) or "score_std" not in points:
+        return False
+    pts = points.dropna(subset=["score_std"])
+    if pts.empty:
+        return False
+    on_y = yn == "score"
+    x = (pts[xn] if on_y else pts["score_mean"]) * xa.scale
+    y = (pts["score_mean"] if on_y else pts[yn]) * ya.scale
+    err = pts["score_std"] * (ya.scale if on_y else xa.scale)
+    ax.errorbar(x, y, **({"yerr": err} if on_y else {"xerr": err}), fmt="_", color=colour, ecolor=colour, elinewidth=1.2, capsize=3,
+                zorder=6, label=label)
+    bars = dict(type="data", array=list(err), visible=True, color=colour)
+    pfig.add_trace(go.Scatter(x=x, y=y, mode="markers", name=label, legendgroup=label, showlegend=show_legend,
+                              marker=dict(symbol="line-ew-open", size=10, color=colour), **({"error_y": bars} if on_y else {"error_x": bars})),
+                   row=cell[0], col=cell[1])
+    return True
+
+
 def front_plots(out_dir: Path, trials: pd.DataFrame, front: pd.DataFrame, knee: pd.Series | None, published: pd.DataFrame,
                 objectives: Sequence[tuple[str, bool]], axes: dict[str, Axis], counts: dict[str, int], title: str,
                 budgets: dict[str, float] | None = None) -> list[Path]:
@@ -95,6 +119,10 @@ def front_plots(out_dir: Path, trials: pd.DataFrame, front: pd.DataFrame, knee: 
                                       marker=dict(symbol="star", size=14, color=PUBLISHED_COLOUR, line=dict(width=1, color="black"))),
                            row=r, col=c)
             legend_done.add("published")
+        for points, colour, what in ((front, FRONT_COLOUR, "front"), (published, PUBLISHED_COLOUR, "published")):
+            label = f"{what}: mean score ± seed std"
+            if _error_bars(ax, pfig, points, xn, yn, xa, ya, colour, label, (r, c), label not in legend_done):
+                legend_done.add(label)
         for name, limit in (budgets or {}).items():
             if name == xn:
                 ax.axvline(limit * xa.scale, color="#d62728", ls="--", lw=1, label=f"{name} budget")

@@ -65,14 +65,25 @@ def _trial_blocks(run, front: dict) -> list[Block]:
     return blocks
 
 
+def _noise_head(front: dict) -> list[str]:
+    """The seed-noise column's header, with --seeds K > 1 (none otherwise)."""
+    return [f"score mean ± std ({front['seeds']} seeds)"] if front["seeds"] > 1 and front["front"] and "score_std" in front["front"][0] else []
+
+
+def _noise_cell(front: dict, row: dict) -> list[str]:
+    if not _noise_head(front):
+        return []
+    return [f"{_fmt('score', row['score_mean'])} ± {row['score_std']:.2g}" if row.get("score_std") is not None else "not measured"]
+
+
 def _front_blocks(front: dict) -> list[Block]:
     names = [o["name"] for o in front["objectives"]]
     blocks = [heading("Pareto front"), image("front.png", "Pareto front"),
               para(f"{len(front['front'])} non-dominated genotypes among {front['counts']['feasible']} complete feasible trials "
                    "(pruned, failed and infeasible trials never enter the front).")]
-    rows = [[r["number"] if not r["knee"] else f"{r['number']} (knee)", r["genotype_id"], *[_fmt(n, r[n]) for n in names], r["genotype_file"]]
-            for r in front["front"]]
-    blocks.append(table(["trial", "genotype", *names, "file"], rows))
+    rows = [[r["number"] if not r["knee"] else f"{r['number']} (knee)", r["genotype_id"], *[_fmt(n, r[n]) for n in names], *_noise_cell(front, r),
+             r["genotype_file"]] for r in front["front"]]
+    blocks.append(table(["trial", "genotype", *names, *_noise_head(front), "file"], rows))
     if len(names) > 1 and front["front"] and front["knee"] is None:
         blocks.append(para("No knee: no front point lies beyond the line (plane) through the front's ends, so none is marked."))
     hv = front.get("hypervolume")
@@ -91,8 +102,10 @@ def _published_blocks(front: dict) -> list[Block]:
     if front["published"]:
         blocks.append(para("Adapted to the run's data exactly like a searched genotype and evaluated with the run's evaluator, "
                            "seed and device; costs at the target resolution."))
-        blocks.append(table(["model", *names, "dominated by a searched genotype", "why compared"],
-                            [[p["name"], *[_fmt(n, p[n]) for n in names], "yes" if p["dominated"] else "no", p["why"]] for p in front["published"]]))
+        blocks.append(para(f"Dominance: {front['noise_rule']['rule']}."))
+        blocks.append(table(["model", *names, *_noise_head(front), "dominated by a searched genotype", "why compared"],
+                            [[p["name"], *[_fmt(n, p[n]) for n in names], *_noise_cell(front, p), p["verdict_text"], p["why"]]
+                             for p in front["published"]]))
     else:
         blocks.append(para("No published model was compared (run `archspace pareto RUN --against zoo`, or name models with --against)."))
     lines = []
@@ -100,8 +113,11 @@ def _published_blocks(front: dict) -> list[Block]:
         parts = [f"{k} +{_fmt(k, v['gain'])} (trial {v['by']})" for k, v in d["gained"].items()]
         parts += [f"{k} -{_fmt(k, v['saved'])}" + (f" ({100 * v['saved_fraction']:.0f}% less)" if "saved_fraction" in v else "") + f" (trial {v['by']})"
                   for k, v in d["saved"].items()]
-        lines.append(f"{d['name']} is dominated by trials {', '.join(map(str, d['dominated_by']))}; at no worse cost/score the best gains are: "
-                     + "; ".join(parts) + ".")
+        lines.append(f"{d['name']} is {d['verdict']} by trials {', '.join(map(str, d['dominated_by']))}; at no worse cost/score the best "
+                     "gains are: " + "; ".join(parts) + ".")
+    for w in front["within_noise"]:
+        lines.append(f"{w['name']} is {w['verdict']}: trials {', '.join(map(str, w['dominated_on_means_by']))} dominate it on the mean "
+                     f"scores, but the best gain, +{w['score_gain']:.4g} (trial {w['by']}), is within the margin {w['margin']:.4g}.")
     if lines:
         blocks.append(bullets(lines))
     if front["published_failed"]:
@@ -153,14 +169,16 @@ def _analysis_blocks(analysis, files: Sequence[str]) -> list[Block]:
     return blocks
 
 
-def write_report(run, against: Sequence[str] = ("zoo",), progress=None, n_boot: int | None = None) -> list[str]:
-    """Compute the front (with the published models) and the analysis, and write report.md and report.html."""
+def write_report(run, against: Sequence[str] = ("zoo",), progress=None, n_boot: int | None = None, seeds: int = 1,
+                 noise_z: float | None = None) -> list[str]:
+    """Compute the front (with the published models, at `seeds` seeds; see front_report) and the analysis, and write
+    report.md and report.html."""
     from archspace.reporting.analyze import analyze_run
     from archspace.errors import ArchspaceError
     from archspace.pareto import run_config
     from archspace.reporting.front import front_report
 
-    front = front_report(run, against, progress)
+    front = front_report(run, against, progress, seeds=seeds, noise_z=noise_z)
     blocks = _config_blocks(run, run_config(run)) + _trial_blocks(run, front) + _front_blocks(front) + _published_blocks(front)
     try:
         analysis, files = analyze_run(run, n_boot=n_boot)
