@@ -74,10 +74,13 @@ def load_data(cfg: DataConfig | dict[str, Any] | None = None) -> DataBundle:
 
 
 def load_digit_lookup(cfg: DataConfig) -> DataBundle:
-    """The generated digit-lookup task (archspace.evaluate.tasks): train/val/test, standardised per channel."""
-    from archspace.evaluate.tasks import load_task
+    """A generated task (archspace.evaluate.tasks): train/val/test, standardised per channel."""
+    from archspace.evaluate.tasks import TASKS, task_tensors
 
-    return load_task(cfg)
+    splits, mean, std = task_tensors(cfg.name, cfg.seed, cfg.image_size)
+    sets = {k: TensorDataset(x, y) for k, (x, y) in splits.items()}
+    return DataBundle(train=sets["train"], val=sets["val"], test=sets["test"], image_size=cfg.image_size or TASKS[cfg.name].image_size,
+                      in_chans=3, num_classes=10, name=cfg.name, mean=mean, std=std)
 
 
 def _subset(dataset: Dataset, limit: int | None, seed: int) -> Dataset:

@@ -121,25 +121,19 @@ def generate(spec: DigitLookup = DigitLookup(), seed: int = 0) -> dict[str, tupl
 TASKS: dict[str, DigitLookup] = {"digit_lookup": DigitLookup()}
 
 
-def load_task(cfg) -> "DataBundle":
-    """A generated task as a DataBundle: train/val/test tensors standardised per channel with the training split's
-    statistics, resized (bilinear) when `cfg.image_size` differs from the task's own size."""
+def task_tensors(name: str, seed: int = 0, size: int | None = None):
+    """A generated task as tensors: {split: (images, labels)} standardised per channel with the training split's
+    statistics (resized bilinearly when `size` differs from the task's own), and those (mean, std) per channel."""
     import torch
-    from torch.utils.data import TensorDataset
 
-    from archspace.evaluate.data import DataBundle
-
-    spec = TASKS[cfg.name]
-    size = cfg.image_size or spec.image_size
+    spec = TASKS[name]
+    size = size or spec.image_size
     tensors = {}
-    for split, (images, labels, _) in generate(spec, seed=cfg.seed).items():
+    for split, (images, labels, _) in generate(spec, seed=seed).items():
         x = torch.from_numpy(images).float() / 255.0
         if size != spec.image_size:
             x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False).clamp(0, 1)
         tensors[split] = (x, torch.from_numpy(labels))
     mean, std = tensors["train"][0].mean(dim=(0, 2, 3)), tensors["train"][0].std(dim=(0, 2, 3))
-    sets = {k: TensorDataset((x - mean[:, None, None]) / std[:, None, None], y) for k, (x, y) in tensors.items()}
-    return DataBundle(
-        train=sets["train"], val=sets["val"], test=sets["test"], image_size=size, in_chans=3, num_classes=10, name=cfg.name,
-        mean=tuple(float(m) for m in mean), std=tuple(float(s) for s in std),
-    )
+    out = {k: ((x - mean[:, None, None]) / std[:, None, None], y) for k, (x, y) in tensors.items()}
+    return out, tuple(float(m) for m in mean), tuple(float(v) for v in std)
