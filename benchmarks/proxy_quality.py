@@ -15,6 +15,7 @@ and the CPU load average (the figures are noisier on a shared machine).
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 import json
 import math
 import os
@@ -34,40 +35,26 @@ _BUNDLE = None  # the data, loaded once per worker process
 
 def sample_genotypes(space_path: Path, n: int, seed: int, image_size: int, in_chans: int, num_classes: int, max_gflops: float | None):
     """`n` valid genotypes from a random sampler, each with its adapted copy; counts what was skipped."""
-    import optuna
-
     from archspace.cost.analytic import analytic_cost
     from archspace.errors import GenotypeError
     from archspace.genotype.adapt import adapt
-    from archspace.search.space import InvalidSample, SearchSpace
+    from archspace.search.sampling import optuna_random_genotypes
+    from archspace.search.space import SearchSpace
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = SearchSpace.from_file(space_path)
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
-    chosen, skipped = [], {"invalid": 0, "over budget": 0, "not adaptable": 0, "duplicate": 0}
-    seen: set[str] = set()
-    while len(chosen) < n:
-        trial = study.ask()
-        try:
-            genotype = space.sample(trial)
-        except InvalidSample:
-            skipped["invalid"] += 1
-            continue
-        flops = analytic_cost(genotype).total.flops
-        if max_gflops is not None and flops > max_gflops * 1e9:
+    chosen = []
+    skipped: Counter = Counter({"invalid": 0, "over budget": 0, "not adaptable": 0, "duplicate": 0})
+    for genotype in optuna_random_genotypes(space, seed, skipped):
+        if len(chosen) == n:
+            break
+        if max_gflops is not None and analytic_cost(genotype).total.flops > max_gflops * 1e9:
             skipped["over budget"] += 1
             continue
-        if genotype.id in seen:
-            skipped["duplicate"] += 1
-            continue
         try:
-            adapted = adapt(genotype, image_size, in_chans, num_classes)
+            chosen.append((genotype, adapt(genotype, image_size, in_chans, num_classes)))
         except GenotypeError:
             skipped["not adaptable"] += 1
-            continue
-        seen.add(genotype.id)
-        chosen.append((genotype, adapted))
-    return space.name, chosen, skipped
+    return space.name, chosen, dict(skipped)
 
 
 def _init_worker(data_cfg: dict[str, Any]) -> None:

@@ -47,35 +47,22 @@ def trained_form(genotype: Genotype, protocol: TableProtocol, in_chans: int, num
 
 def random_entries(space, protocol: TableProtocol, shape: tuple[int, int, int]) -> tuple[list[Entry], dict[str, int]]:
     """The first `protocol.n` valid, distinct, trainable genotypes of a seeded RandomSampler; counts what it skipped."""
-    import optuna
+    from collections import Counter
 
-    from archspace.search.space import InvalidSample
+    from archspace.search.sampling import optuna_random_genotypes
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=protocol.sample_seed))
     entries: list[Entry] = []
-    skipped = {"invalid": 0, "duplicate": 0, "not trainable at the task's size or width": 0}
-    seen: set[str] = set()
-    while len(entries) < protocol.n:
-        trial = study.ask()
+    skipped: Counter = Counter({"invalid": 0, "duplicate": 0, "not trainable at the task's size or width": 0})
+    for genotype in optuna_random_genotypes(space, protocol.sample_seed, skipped):
+        if len(entries) == protocol.n:
+            break
+        if sum(skipped.values()) > 50 * protocol.n + 1000:
+            raise GenotypeError("space", f"fewer than {protocol.n} trainable genotypes found in {len(entries) + sum(skipped.values())} draws")
         try:
-            genotype = space.sample(trial)
-        except InvalidSample:
-            skipped["invalid"] += 1
-            continue
-        if genotype.id in seen:
-            skipped["duplicate"] += 1
-            continue
-        try:
-            trained = trained_form(genotype, protocol, *shape)
+            entries.append(Entry(genotype.id, "random", genotype, trained_form(genotype, protocol, *shape)))
         except GenotypeError:
             skipped["not trainable at the task's size or width"] += 1
-            continue
-        seen.add(genotype.id)
-        entries.append(Entry(genotype.id, "random", genotype, trained))
-        if sum(skipped.values()) > 50 * protocol.n + 1000:
-            raise GenotypeError("space", f"fewer than {protocol.n} trainable genotypes found in {len(seen) + sum(skipped.values())} draws")
-    return entries, skipped
+    return entries, dict(skipped)
 
 
 def zoo_entries(space, protocol: TableProtocol, shape: tuple[int, int, int]) -> list[Entry]:

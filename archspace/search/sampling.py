@@ -9,7 +9,7 @@ import math
 import random
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from archspace.genotype.schema import Genotype
 from archspace.search.space import InvalidSample, SearchSpace
@@ -103,3 +103,24 @@ def _generic(path: str) -> str:
     import re
 
     return re.sub(r"^stages\[\d+\]", "stages[*]", path)
+
+
+def optuna_random_genotypes(space: SearchSpace, seed: int, skipped: Counter) -> Iterator[Genotype]:
+    """Valid, distinct genotypes in the order Optuna's seeded RandomSampler draws them (as a random search samples);
+    invalid draws and repeats are counted in `skipped` ("invalid", "duplicate")."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    seen: set[str] = set()
+    while True:
+        try:
+            genotype = space.sample(study.ask())
+        except InvalidSample:
+            skipped["invalid"] += 1
+            continue
+        if genotype.id in seen:
+            skipped["duplicate"] += 1
+            continue
+        seen.add(genotype.id)
+        yield genotype
