@@ -18,7 +18,7 @@ from archspace.errors import ArchspaceError, GenotypeError
 from archspace.genotype.scale import narrow
 from archspace.search.space import SearchSpace
 from archspace.zoo import zoo_genotype
-from tests.searchutils import TINY_SPACE
+from searchutils import TINY_SPACE
 
 SHAPE = (3, 10, 32)  # the digit-lookup task: channels, classes, size
 ROOT = Path(__file__).resolve().parents[1]

@@ -79,9 +79,10 @@ def test_no_file_of_a_run_folder_and_no_printed_line_holds_the_password(tmp_path
 def test_error_messages_never_hold_the_password(tmp_path, capsys):
     pytest.importorskip("psycopg")
     cfg = tiny_config(tmp_path, trials=1)
-    for url in (f"postgresql+psycopg://archspace:{SECRET}@127.0.0.1:1/db?connect_timeout=2",
-                f"postgresql+psycopg://archspace:{SECRET}@127.0.0.1:notaport/db"):
-        assert main(["search", str(cfg), "--out", str(tmp_path / "run"), "--storage", url, "--quiet"]) == 2
+    for i, url in enumerate((f"postgresql+psycopg://archspace:{SECRET}@127.0.0.1:1/db?connect_timeout=2",
+                             f"postgresql+psycopg://archspace:{SECRET}@127.0.0.1:notaport/db")):
+        # a fresh run folder each: a second URL on the same folder is a re-target, announced on its own line
+        assert main(["search", str(cfg), "--out", str(tmp_path / f"run{i}"), "--storage", url, "--quiet"]) == 2
         err = capsys.readouterr().err
         assert err.startswith("archspace: error: ") and not leaks(err), err
     assert not [p for p in (tmp_path / "run").rglob("*") if p.is_file() and leaks(p.read_bytes().decode("utf-8", "replace"))]
