@@ -1,7 +1,7 @@
 """Budgets checked on the analytic cost at the target resolution, before anything is built.
 
-A sample over budget is infeasible: its violations go to Optuna's constraint API (`trial.set_constraint`,
-one constraint per budget, so constrained TPE / NSGA-II / GP learn from it) and it is never built,
+A sample over budget is infeasible: its violations go to Optuna's constraint attribute (`record_constraints`:
+one constraint per budget after `valid`, so constrained TPE / NSGA-II / GP learn from it) and it is never built,
 trained or silently dropped. A violation is relative, cost / budget - 1, so budgets of different units
 weigh alike in NSGA-II's summed penalty; <= 0 means within budget.
 """
@@ -73,3 +73,23 @@ def violations(costs: TrialCosts, budgets: Budgets) -> dict[str, float]:
 def max_violation(v: dict[str, float]) -> float:
     """The largest violation, 0.0 when there are no budgets; > 0 means infeasible."""
     return max(v.values(), default=0.0)
+
+
+# The trial system attribute that holds a trial's constraints as one list: the form Optuna's samplers read
+# (Trial.constraints gives {"0": ..., "1": ...}) and the only one optuna-dashboard 0.21 reads (its
+# serializer takes system_attrs["constraints"]); Optuna 5's per-name `set_constraint` keys are invisible
+# to the dashboard, which then draws over-budget trials as Complete and feasible.
+CONSTRAINTS_KEY = "constraints"
+
+
+def constraint_names(budgets: Budgets) -> list[str]:
+    """What each position of a trial's constraint list means: "valid", then the budgets in config order."""
+    return ["valid", *(name for name, _ in budgets.items())]
+
+
+def record_constraints(trial, budgets: Budgets, v: dict[str, float] | None) -> None:
+    """Store a trial's constraints in `constraint_names` order: an invalid sample (`v` None) is [1, 0, ...]
+    (its costs are unknown; every trial carries the same names, as Optuna's GP sampler requires), a
+    costed one [0, *violations]."""
+    values = [1.0] + [0.0] * len(budgets.items()) if v is None else [0.0] + [float(v[name]) for name, _ in budgets.items()]
+    trial.storage.set_trial_system_attr(trial._trial_id, CONSTRAINTS_KEY, values)  # noqa: SLF001 -- as Optuna's own constraints_func path writes it

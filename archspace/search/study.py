@@ -33,7 +33,7 @@ SAMPLERS = {
 
 
 def make_sampler(cfg: SearchConfig, seed: int) -> optuna.samplers.BaseSampler:
-    """The config's Optuna sampler, seeded. Budgets reach it through `trial.set_constraint`."""
+    """The config's Optuna sampler, seeded. Budgets reach it through the trials' constraint list (constraints.record_constraints)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)

@@ -3,7 +3,8 @@
 The state a trial ends in:
 - INVALID (Optuna COMPLETE, constraint "valid" = 1): the space produced a genotype its validation refuses.
 - INFEASIBLE (Optuna COMPLETE, some budget constraint > 0): over budget at the target resolution; costs
-  only, never built. Both keep the sampler informed through `trial.set_constraint`.
+  only, never built. Both keep the sampler informed through the constraint list (`record_constraints`),
+  and an objective they never measured is told as a finite stand-in (`told_values`), never +-inf.
 - COMPLETE: evaluated; score and costs are the objective values.
 - PRUNED: the pruner stopped the training (Optuna's pruner for one objective; archspace.search.pruning's
   median rule over the score for several).
@@ -25,7 +26,7 @@ from archspace.search.pruning import multi_objective_reporter
 from archspace.genotype import Genotype, canonical_json, dump_genotype
 from archspace.genotype.adapt import adapt
 from archspace.search.config import SearchConfig
-from archspace.search.constraints import Coster, max_violation, violations
+from archspace.search.constraints import Coster, max_violation, record_constraints, violations
 from archspace.search.record import put
 from archspace.search.rundir import RunDir
 
@@ -63,12 +64,35 @@ class TrialContext:
 
 
 def objective_values(cfg: SearchConfig, score: float | None, costs: dict[str, float | None],
-                     metrics: dict[str, Any] | None = None) -> list[float]:
-    """Optuna values in objective order; a missing score, cost or metric is the worst value of its direction."""
-    out = []
+                     metrics: dict[str, Any] | None = None) -> list[float | None]:
+    """Optuna values in objective order; None for a score, cost or metric the trial did not measure."""
+    out: list[float | None] = []
     for o in cfg.objectives:
         v = score if o.name == "score" else (metrics or {}).get(o.name) if o.is_metric else costs.get(o.name)
-        out.append(float(v) if v is not None else (-math.inf if o.direction == "maximize" else math.inf))
+        out.append(None if v is None else float(v))
+    return out
+
+
+def told_values(study: optuna.Study, values: list[float | None]) -> list[float]:
+    """The values a trial is told, each one it did not measure (an invalid or over-budget sample) replaced by a
+    finite stand-in: the worst value of that objective among the study's feasible COMPLETE trials, moved outwards
+    by a tenth of their range (by 1 when they are all equal), or 0.0 before there is one. Not +-inf: Optuna
+    stores it, and optuna-dashboard then turns its plot axes into categories ("-inf", "16.88..."). Beyond the
+    worst, so a stand-in is worse than every feasible value told before it (the dashboard's best trials ignore
+    constraints: once a feasible trial is told, neither a single objective's best nor an invalid trial is one); Optuna's GP sampler
+    clips an infinite value to about the same. Constrained samplers rank such trials by their violation, and
+    archspace reports their unmeasured values as empty (from the trial record, not from these)."""
+    if all(v is not None for v in values):
+        return values  # type: ignore[return-value]
+    feasible = [t.values for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                if t.values is not None and float(t.user_attrs.get("violation", 0.0)) <= 0]
+    out = []
+    for i, (v, direction) in enumerate(zip(values, study.directions)):
+        seen = [vals[i] for vals in feasible if math.isfinite(vals[i])]
+        if v is None and seen:
+            margin = 0.1 * (max(seen) - min(seen)) or 1.0
+            v = min(seen) - margin if direction == optuna.study.StudyDirection.MAXIMIZE else max(seen) + margin
+        out.append(0.0 if v is None else v)
     return out
 
 
@@ -102,23 +126,21 @@ def prepare_trial(ctx: TrialContext, study: optuna.Study, trial: optuna.Trial) -
         sampled = ctx.space.sample(trial)
     except InvalidSample as err:
         put(trial, error=f"invalid: {err}", violation=1.0, duration_s=time.perf_counter() - start)
-        trial.set_constraint("valid", 1.0)
-        study.tell(trial, objective_values(cfg, None, {}))
+        record_constraints(trial, cfg.budgets, None)
+        study.tell(trial, told_values(study, objective_values(cfg, None, {})))
         return "INVALID"
     genotype = ctx.to_target(sampled)
     put(trial, genotype_id=genotype.id, genotype=canonical_json(genotype))
     measured = ctx.coster(genotype)
     costs = measured.as_dict()
     put(trial, **{name: value for name, value in costs.items() if value is not None})
-    trial.set_constraint("valid", 0.0)
     v = violations(measured, cfg.budgets)
-    for name, value in v.items():
-        trial.set_constraint(name, value)
+    record_constraints(trial, cfg.budgets, v)
     worst = max_violation(v)
     put(trial, violation=worst)
     if worst > 0:
         put(trial, duration_s=time.perf_counter() - start)
-        study.tell(trial, objective_values(cfg, None, costs))
+        study.tell(trial, told_values(study, objective_values(cfg, None, costs)))
         return "INFEASIBLE"
     path = ctx.run.genotype_path(genotype.id)
     if not path.is_file():
@@ -144,7 +166,7 @@ def tell_result(ctx: TrialContext, study: optuna.Study, trial: optuna.Trial, rea
                 raise ValueError(f"the objective {o.name} is {value}")
             objectives[o.name] = value
     put(trial, extras=extras, score=score, objectives=objectives, duration_s=time.perf_counter() - ready.start)
-    study.tell(trial, objective_values(ctx.cfg, score, ready.costs, result))
+    study.tell(trial, told_values(study, objective_values(ctx.cfg, score, ready.costs, result)))
     return "COMPLETE"
 
 
