@@ -1,5 +1,5 @@
 """One of each mechanism (issue 17): published models cached under the full protocol, one torch-checkpoint
-writer and loader, one YAML policy for user files."""
+writer and loader, one YAML policy for user files, one formatter of pydantic errors."""
 from __future__ import annotations
 
 import json
@@ -108,3 +108,27 @@ def test_a_supernet_training_config_is_read_under_the_config_policy(tmp_path):
     big.write_text("# " + "x" * 1_100_000 + "\n")
     with pytest.raises(ArchspaceError, match="too large for a search config"):
         load_train_config(big)
+
+
+def test_genotypes_and_configs_share_one_pydantic_error_formatter(tmp_path):
+    from archspace.genotype.io import genotype_from_dict
+    from archspace.search.config import config_from_dict
+
+    data = json.loads((Path(__file__).parents[1] / "genotypes" / "resnet50.json").read_text())
+    data["stages"][0]["channels"] = "many"
+    with pytest.raises(ArchspaceError, match=r"^stages\[0\]\.channels: must be an integer, got a string 'many'$"):
+        genotype_from_dict(data)
+    with pytest.raises(ArchspaceError, match=r"^trials: must be an integer, got a string 'many'$"):
+        config_from_dict({"name": "x", "space": "x.yaml", "objectives": ["score"], "trials": "many"})
+    with pytest.raises(ArchspaceError, match=r"^evaluator\.colour: unknown field; known fields: kind, "):
+        config_from_dict({"name": "x", "space": "x.yaml", "objectives": ["score"], "evaluator": {"colour": 1}})
+    # pydantic's error list is read in one place only
+    readers = [p.relative_to(Path(archspace_root())).as_posix() for p in Path(archspace_root()).rglob("*.py")
+               if ".errors()" in p.read_text(encoding="utf-8")]
+    assert readers == ["pydantic_errors.py"]
+
+
+def archspace_root() -> Path:
+    import archspace
+
+    return Path(archspace.__file__).parent

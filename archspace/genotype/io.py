@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from archspace.atomic import write_text
 from archspace.errors import GenotypeError
 from archspace.genotype.schema import SCHEMA_VERSION, Genotype
+from archspace.pydantic_errors import first_error, shown
 from archspace.safeload import check_plain, load_document
 
 # Fields that describe where a genotype came from, not the network it encodes.
@@ -38,61 +39,6 @@ def migrate(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _format_loc(loc: tuple, data: Any) -> str:
-    """Render a pydantic error location as `stages[2].mixer.kernels[0]`, dropping union tags."""
-    path, node = "", data
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-            node = node[part] if isinstance(node, (list, tuple)) and part < len(node) else None
-            continue
-        if isinstance(node, dict) and part not in node and node.get("kind") == part:
-            continue  # the discriminator tag pydantic inserts for a tagged union
-        if isinstance(node, dict) and part not in node and part.startswith(("function-", "nullable", "tagged-union")):
-            continue
-        path = f"{path}.{part}" if path else str(part)
-        node = node.get(part) if isinstance(node, dict) else None
-    return path
-
-
-_EXPECTED = {
-    "int_type": "an integer", "int_from_float": "an integer", "int_parsing": "an integer", "float_type": "a number",
-    "float_parsing": "a number", "bool_type": "true or false", "string_type": "a string", "tuple_type": "a list",
-    "list_type": "a list", "dict_type": "a mapping", "model_type": "a mapping", "model_attributes_type": "a mapping",
-}
-_JSON_TYPES = {str: "a string", bool: "a boolean", int: "an integer", float: "a number", list: "a list", tuple: "a list", dict: "a mapping", type(None): "null"}
-
-
-def _shown(value: Any) -> str:
-    """`a string '96'`: a value's JSON type and a short repr, for one-line messages."""
-    text = repr(value)
-    return f"{_JSON_TYPES.get(type(value), type(value).__name__)} {text if len(text) <= 40 else text[:37] + '...'}"
-
-
-def _first_error(err: ValidationError, data: Any) -> GenotypeError:
-    """One clear error from pydantic's list: the semantic one if present, else the first."""
-    errors = err.errors()
-    for e in errors:
-        original = (e.get("ctx") or {}).get("error")
-        if isinstance(original, GenotypeError):  # raised by a spec's validator: placed under where that spec sits
-            return original.under(_format_loc(e["loc"], data))
-    e = errors[0]
-    message = e["msg"]
-    if e["type"] == "union_tag_invalid":
-        message = f"unknown kind {e['input'].get('kind')!r}; known kinds: {e['ctx']['expected_tags']}"
-    elif e["type"] == "union_tag_not_found":
-        message = f"needs a `kind` ({e['ctx']['discriminator']})"
-    elif e["type"] == "extra_forbidden":
-        message = "unknown field"
-    elif e["type"] == "missing":
-        message = "is required"
-    elif e["type"] in _EXPECTED:
-        message = f"must be {_EXPECTED[e['type']]}, got {_shown(e['input'])}"
-    elif e.get("ctx") and "input" in e:
-        message = f"{message}, got {_shown(e['input'])}"
-    return GenotypeError(_format_loc(e["loc"], data), message)
-
-
 def genotype_from_dict(data: dict[str, Any], structure_only: bool = False) -> Genotype:
     """Validate a dict (after migration) into a Genotype; errors are one-line GenotypeErrors.
 
@@ -102,13 +48,13 @@ def genotype_from_dict(data: dict[str, Any], structure_only: bool = False) -> Ge
     that `archspace plan` can show an invalid genotype's shapes up to the failing field.
     """
     if not isinstance(data, dict):
-        raise GenotypeError("", f"a genotype must be a mapping, got {_shown(data)}")
+        raise GenotypeError("", f"a genotype must be a mapping, got {shown(data)}")
     check_plain(data)
     data = migrate(data)
     try:
         return Genotype.model_validate_json(json.dumps(data), strict=True, context={"structure_only": structure_only})
     except ValidationError as err:
-        raise _first_error(err, data) from None
+        raise GenotypeError(*first_error(err, data)) from None
 
 
 def load_genotype(path: str | Path, structure_only: bool = False) -> Genotype:

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from archspace.errors import ArchspaceError
+from archspace.pydantic_errors import one_line
 from archspace.search.limits import check_data_size, parse_amount
 
 COSTS = ("flops", "params", "latency_ms", "memory_mb")
@@ -230,9 +231,7 @@ def config_from_dict(data: Any, base: Path | None = None, where: str = "") -> Se
     try:
         cfg = SearchConfig.model_validate(data)
     except ValidationError as err:
-        from archspace.evaluate.config import one_line
-
-        raise ArchspaceError(f"{prefix}{one_line(err)}") from None
+        raise ArchspaceError(f"{prefix}{one_line(err, data, fields=SearchConfig.model_fields)}") from None
     except ArchspaceError as err:  # raised by a block's own validation (the evaluator's), already naming its field
         raise ArchspaceError(f"{prefix}{err}") from None
     space = Path(cfg.space)
