@@ -71,6 +71,22 @@ def test_a_published_row_is_reused_only_under_the_same_protocol(run, evaluations
     assert published.measure(run, models) == again and len(evaluations) == 2  # cached under the new key
 
 
+def test_a_retrained_supernet_checkpoint_at_the_same_path_is_evaluated_again(run, evaluations, tmp_path):
+    from archspace.supernet.checkpoint import CHECKPOINT
+
+    folder = tmp_path / "supernet"
+    folder.mkdir()
+    (folder / CHECKPOINT).write_bytes(b"weights after training run 1")
+    _edit_config(run, replace=True, evaluator={"kind": "supernet", "checkpoint": str(folder)})
+    models = [("u_dwconv_micro", zoo_genotype("u_dwconv_micro"))]
+    published.measure(run, models)
+    published.measure(run, models)
+    assert len(evaluations) == 1  # the same checkpoint: read from published.json
+    (folder / CHECKPOINT).write_bytes(b"weights after training run 2")  # retrained into the same folder
+    published.measure(run, models)
+    assert len(evaluations) == 2, "a retrained checkpoint reused the row rated with the old weights"
+
+
 def test_another_cuda_index_is_the_same_device_kind(run):
     _edit_config(run, device="cuda:0")
     key = published.protocol_key(run)

@@ -94,6 +94,11 @@ class Evaluator(Protocol):
 
     def setup(self, ctx: SetupContext) -> None: ...
 
+    def fingerprint(self) -> str | None:
+        """A digest of what the scores depend on besides the config (e.g. a checkpoint file's content), so a
+        cache keyed by the protocol sees it change; None: the config says it all."""
+        ...
+
     def evaluate(self, genotype, bundle, seed: int = 0, device: Any = "cpu", report: Report | None = None) -> dict[str, float]: ...
 
 
@@ -117,6 +122,10 @@ class BaseEvaluator:
 
     def setup(self, ctx: SetupContext) -> None:
         """Build or load state shared by every trial (default: none)."""
+
+    def fingerprint(self) -> str | None:
+        """Nothing outside the config (default); a kind that reads a file its config only names digests it."""
+        return None
 
     def evaluate(self, genotype, bundle, seed: int = 0, device: Any = "cpu", report: Report | None = None) -> dict[str, float]:
         raise NotImplementedError

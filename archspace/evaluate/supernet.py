@@ -78,6 +78,15 @@ class SupernetEvaluator(BaseEvaluator):
                 f"{self.supernet.width_divisor} (its subnets are narrowed by that); leave it out or give {self.supernet.width_divisor}"
             )
 
+    def fingerprint(self) -> str | None:
+        """The sha256 of checkpoint.pt (None while there is none): a supernet retrained into the same folder
+        rates differently, so published rows cached under the old weights must not be reused."""
+        from archspace.digest import file_sha256
+        from archspace.supernet.checkpoint import CHECKPOINT
+
+        path = Path(self.cfg.checkpoint) / CHECKPOINT
+        return file_sha256(path) if path.is_file() else None
+
     def evaluate(self, genotype, bundle: DataBundle, seed: int = 0, device: Any = "cpu", report: Report | None = None) -> dict[str, float]:
         from archspace.evaluate.evaluator import check_fits
         from archspace.supernet.rate import rate

@@ -44,9 +44,9 @@ def _first_difference(a: Any, b: Any, path: str = "") -> str | None:
 
 def space_digest(path: str | Path) -> str:
     """The sha256 of the space file's bytes: part of the run's identity, so a run resumes only on the space it began with."""
-    import hashlib
+    from archspace.digest import file_sha256
 
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return file_sha256(path)
 
 
 def prepare_run(cfg: SearchConfig, out: Path, storage: str | None = None) -> RunDir:

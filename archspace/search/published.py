@@ -4,8 +4,9 @@
 exactly what a trial goes through: the same target resolution, costs, budgets, adaptation rule, data,
 evaluator (set up as the run's), seed and device. `measure(run, models)` caches each row in
 RUN/published.json under the model's genotype id and a key of the full protocol (data and its size,
-evaluator config, seed, device kind, target, costs and budgets, archspace version), so a row made under
-another protocol is never reused silently: it is evaluated again.
+evaluator config and the state it names, e.g. a supernet checkpoint's content, seed, device kind, target,
+costs and budgets, archspace version), so a row made under another protocol is never reused silently: it
+is evaluated again.
 """
 from __future__ import annotations
 
@@ -55,8 +56,11 @@ def device_kind(device: str) -> str:
 
 
 def protocol_key(run: RunDir) -> str:
-    """A digest of everything a published row depends on besides the genotype."""
+    """A digest of everything a published row depends on besides the genotype, the evaluator's own state
+    included (its `fingerprint`, e.g. the content of the supernet checkpoint its config names by path)."""
     from importlib.metadata import PackageNotFoundError, version
+
+    from archspace.evaluate.registry import make_evaluator
 
     cfg = run.config
     try:
@@ -68,6 +72,9 @@ def protocol_key(run: RunDir) -> str:
         "device": device_kind(cfg.device), "target": cfg.target.model_dump(mode="json"), "costs": cfg.costs.model_dump(mode="json"),
         "budgets": cfg.budgets.model_dump(mode="json"), "archspace": archspace_version,
     }
+    state = make_evaluator(cfg.evaluator).fingerprint()
+    if state is not None:  # absent for kinds with no state outside the config, so their keys stay as they were
+        protocol["evaluator_state"] = state
     return hashlib.sha256(json.dumps(protocol, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
