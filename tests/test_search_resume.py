@@ -116,13 +116,12 @@ def test_ten_kills_at_random_times_lose_no_trial(tmp_path):
     check_resumed(out, 12, kept)
 
 
-@pytest.mark.slow
-def test_a_worker_killed_by_a_signal_fails_its_trial_and_the_search_goes_on(tmp_path):
+def kill_a_running_worker(cfg, out, cwd):
+    """Run the search, SIGKILL the worker of the first trial seen running with a genotype, wait for the search to
+    finish (exit 0); returns the killed trial as it was seen."""
     from archspace.search.rundir import RunDir
 
-    cfg = tiny_config(tmp_path, trials=4, budgets={})
-    out = tmp_path / "run"
-    proc = subprocess.Popen(command(cfg, out), env=env(), cwd=tmp_path)
+    proc = subprocess.Popen(command(cfg, out), env=env(), cwd=cwd)
     victim, t0 = None, time.time()
     while victim is None:
         assert proc.poll() is None and time.time() - t0 < 400
@@ -132,6 +131,14 @@ def test_a_worker_killed_by_a_signal_fails_its_trial_and_the_search_goes_on(tmp_
             victim = running[0] if running else None
     os.kill(int(victim.user_attrs["owner"].split(":")[1]), signal.SIGKILL)
     assert proc.wait(timeout=600) == 0
+    return victim
+
+
+@pytest.mark.slow
+def test_a_worker_killed_by_a_signal_fails_its_trial_and_the_search_goes_on(tmp_path):
+    cfg = tiny_config(tmp_path, trials=4, budgets={})
+    out = tmp_path / "run"
+    victim = kill_a_running_worker(cfg, out, tmp_path)
     df = pd.read_csv(out / "trials.csv")
     assert len(df) == 4 and df["number"].is_unique
     row = df[df["number"] == victim.number].iloc[0]
@@ -156,16 +163,7 @@ def test_a_killed_workers_trial_is_retried_up_to_kill_retries(tmp_path):
 
     cfg = tiny_config(tmp_path, trials=3, budgets={}, kill_retries=1)
     out = tmp_path / "run"
-    proc = subprocess.Popen(command(cfg, out), env=env(), cwd=tmp_path)
-    victim, t0 = None, time.time()
-    while victim is None:
-        assert proc.poll() is None and time.time() - t0 < 400
-        time.sleep(0.2)
-        if (out / "run.json").is_file():
-            running = [t for t in RunDir(out).load_study().trials if t.state.name == "RUNNING" and "genotype_id" in t.user_attrs]
-            victim = running[0] if running else None
-    os.kill(int(victim.user_attrs["owner"].split(":")[1]), signal.SIGKILL)
-    assert proc.wait(timeout=600) == 0
+    victim = kill_a_running_worker(cfg, out, tmp_path)
     df = pd.read_csv(out / "trials.csv")
     row = df[df["number"] == victim.number].iloc[0]
     assert row["state"] == "FAIL" and row["error"] == "worker killed by signal SIGKILL; retried"
