@@ -1,5 +1,6 @@
 """One of each mechanism (issue 17): published models cached under the full protocol, one torch-checkpoint
-writer and loader, one YAML policy for user files, one formatter of pydantic errors."""
+writer and loader, one YAML policy for user files (and for the config a shared study stores), one formatter
+of pydantic errors."""
 from __future__ import annotations
 
 import json
@@ -124,6 +125,36 @@ def test_a_supernet_training_config_is_read_under_the_config_policy(tmp_path):
     big.write_text("# " + "x" * 1_100_000 + "\n")
     with pytest.raises(ArchspaceError, match="too large for a search config"):
         load_train_config(big)
+
+
+def _stored_study(tmp_path: Path, config_text: str) -> str:
+    """A journal storage holding a study with archspace's attributes, its config attribute set to `config_text`."""
+    import optuna
+
+    from archspace.search.rundir import open_storage
+    from archspace.search.storage import CONFIG_ATTR, META_ATTR, SPACE_ATTR
+
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    url = str(tmp_path / "shared.journal")
+    study = optuna.create_study(study_name="s", storage=open_storage(url))
+    study.set_user_attr(CONFIG_ATTR, config_text)
+    study.set_user_attr(META_ATTR, json.dumps({"seed": 0}))
+    study.set_user_attr(SPACE_ATTR, "name: tiny\n")
+    return url
+
+
+def test_results_export_reads_the_stored_config_under_the_config_policy(tmp_path):
+    from archspace.search.restore import export_run
+
+    url = _stored_study(tmp_path, "name: tiny\nobjectives: [score]\n")
+    run, _ = export_run(url, "s", tmp_path / "ok")
+    assert yaml.safe_load((tmp_path / "ok" / "config.yaml").read_text())["space"] == str((tmp_path / "ok" / "space.yaml").resolve())
+    bomb = _stored_study(tmp_path / "b", "a: &a [1, 2]\nb: *a\n")  # as a config file, an alias is refused
+    with pytest.raises(ArchspaceError, match=r"^--study 's': archspace:config: not valid YAML: aliases \(\*a\) are not allowed"):
+        export_run(bomb, "s", tmp_path / "bad")
+    deep = _stored_study(tmp_path / "d", "a: " + "[" * 200 + "]" * 200 + "\n")
+    with pytest.raises(ArchspaceError, match=r"^--study 's': archspace:config: .*nested more than 64 levels"):
+        export_run(deep, "s", tmp_path / "deep")
 
 
 def test_genotypes_and_configs_share_one_pydantic_error_formatter(tmp_path):

@@ -261,17 +261,26 @@ def read_yaml(path: str | Path) -> Any:
     """A search config's YAML under safeload's limits (size, UTF-8, bounded plain data), without aliases."""
     from archspace import safeload
 
-    text = safeload.read_text(path, "search config", MAX_CONFIG_BYTES)
+    return parse_yaml(safeload.read_text(path, "search config", MAX_CONFIG_BYTES), str(path))
+
+
+def parse_yaml(text: str, name: str) -> Any:
+    """A search config's YAML text, from a file (`read_yaml`) or from where a study stores it (results export),
+    under the same policy: at most MAX_CONFIG_BYTES, no aliases, safeload's bounded plain data."""
+    from archspace import safeload
+
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_CONFIG_BYTES:
+        raise ArchspaceError(f"{name}: too large for a search config (limit {MAX_CONFIG_BYTES:,} bytes)")
     try:
         data = yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as err:
-        raise ArchspaceError(f"{path}: not valid YAML: {str(err).splitlines()[0]}") from None
+        raise ArchspaceError(f"{name}: not valid YAML: {str(err).splitlines()[0]}") from None
     except RecursionError:
-        raise ArchspaceError(f"{path}: nested too deeply to be a search config") from None
+        raise ArchspaceError(f"{name}: nested too deeply to be a search config") from None
     try:
         safeload.check_plain(data)
     except ArchspaceError as err:
-        raise ArchspaceError(f"{path}: {err}") from None
+        raise ArchspaceError(f"{name}: {err}") from None
     return data
 
 

@@ -1,7 +1,6 @@
 """`archspace results export`: a run folder rebuilt from a shared storage alone (config, space, run.json, trials, genotypes)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from archspace.errors import ArchspaceError
@@ -15,6 +14,8 @@ def export_run(storage_url: str, study_name: str, out: Path) -> tuple[object, in
 
     from archspace.genotype import dump_genotype
     from archspace.genotype.io import genotype_from_dict
+    from archspace.safeload import parse_text
+    from archspace.search.config import parse_yaml
     from archspace.search.rundir import RunDir, open_storage
     from archspace.search.record import export_trials
 
@@ -32,10 +33,13 @@ def export_run(storage_url: str, study_name: str, out: Path) -> tuple[object, in
     if any(not p.name.startswith(".") for p in out.iterdir()):
         raise ArchspaceError(f"--out {out}: is not empty; give an empty or new folder")
     run = RunDir(out, must_exist=False)
+    where = f"--study {study_name!r}"
+    cfg = parse_yaml(attrs[CONFIG_ATTR], f"{where}: {CONFIG_ATTR}")  # read as a config file is: the storage is shared
+    meta = parse_text(attrs[META_ATTR], "json", f"{where}: {META_ATTR}")
+    if not isinstance(cfg, dict) or not isinstance(meta, dict):
+        raise ArchspaceError(f"{where}: its {CONFIG_ATTR} and {META_ATTR} attributes must be mappings")
     space = run.write_text("space.yaml", attrs[SPACE_ATTR])
-    cfg = yaml.safe_load(attrs[CONFIG_ATTR])
     cfg["space"] = str(space.resolve())
-    meta = json.loads(attrs[META_ATTR])
     meta["space"] = {**meta.get("space", {}), "path": cfg["space"]}
     meta["storage"] = redact(storage_url)
     run.write_text("config.yaml", yaml.safe_dump(cfg, sort_keys=False))
@@ -45,7 +49,8 @@ def export_run(storage_url: str, study_name: str, out: Path) -> tuple[object, in
     for t in trials:
         text, gid = t.user_attrs.get("genotype"), t.user_attrs.get("genotype_id")
         if text and gid and "eval_image_size" in t.user_attrs and not run.genotype_path(gid).is_file():
-            run.write_text(f"genotypes/{gid}.json", dump_genotype(genotype_from_dict(json.loads(text))))
+            genotype = genotype_from_dict(parse_text(text, "json", f"{where}: trial {t.number}'s genotype"))
+            run.write_text(f"genotypes/{gid}.json", dump_genotype(genotype))
             n += 1
     export_trials(run, trials)
     return RunDir(out, storage=storage_url), n
