@@ -194,3 +194,6 @@ def test_table_evaluator_looks_up_the_trained_accuracy_and_refuses_what_it_lacks
     other = load_data(DataConfig(name="digits"))
     with pytest.raises(ArchspaceError, match="the table was trained on digit_lookup"):
         evaluator.setup(SetupContext(bundle=other))
+    before = evaluator.fingerprint()  # the published-model cache key: an extended table is a new protocol
+    store.append({**job.row, "seed": 7, "val_acc": 0.1, "test_acc": 0.1, "train_s": 1.0, "val_curve": [0.1]})
+    assert before is not None and evaluator.fingerprint() != before

@@ -1,13 +1,13 @@
 """The fixed protocol of a trained-architecture table: which space, which data, which width, how each network trains."""
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from archspace.digest import file_sha256
 from archspace.evaluate.config import validate
 from archspace.evaluate.data import DataConfig
 from archspace.evaluate.table import PROTOCOL_FILE
@@ -38,7 +38,8 @@ class TableProtocol(BaseModel):
 
 
 def space_hash(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    """The space file's sha256 (protocol.json pins it)."""
+    return file_sha256(path)
 
 
 def make_protocol(space: str | Path, **fields: Any) -> TableProtocol:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from archspace.digest import file_sha256
 from archspace.errors import ArchspaceError
 from archspace.evaluate.registry import BaseEvaluator, EvaluatorConfig, Report, SetupContext, register_evaluator
 
@@ -71,6 +72,12 @@ class TableEvaluator(BaseEvaluator):
         for row in rows:
             grouped[row["adapted_id"]].append(row)
         self.rows = dict(grouped)
+
+    def fingerprint(self) -> str | None:
+        """The sha256 of rows.jsonl (None while there is none): a table rebuilt or extended in the same folder may
+        record other accuracies, so published rows cached from the old rows must not be reused."""
+        path = Path(self.cfg.path) / ROWS_FILE
+        return file_sha256(path) if path.is_file() else None
 
     def evaluate(self, genotype, bundle, seed: int = 0, device: Any = "cpu", report: Report | None = None) -> dict[str, float]:
         rows = getattr(self, "rows", None)
