@@ -59,14 +59,16 @@ def test_random_entries_are_seeded_distinct_and_extend(tiny):
     assert all(e.trained.image_size == 32 and e.trained.num_classes == 10 for e in more)
 
 
-def test_jobs_put_every_seed_of_the_noise_and_probe_entries_first(tiny):
+def test_jobs_put_the_probe_seeds_first_then_every_entry_once_then_the_noise_seeds(tiny):
     protocol = make_protocol(tiny, n=4, width_divisor=2, noise_archs=2, seeds=3)
     entries, _ = all_entries(SearchSpace.from_file(tiny), protocol, SHAPE)
     listed = [(e.source, e.arch_id, s) for e, s in jobs(entries, protocol)]
     probes = [x for x in listed if x[0].startswith("probe:")]
     assert len(probes) == 6 and listed[:6] == probes
+    once = listed[6 : 6 + len(entries) - 2]
+    assert {x[2] for x in once} == {0} and {x[1] for x in once} == {e.arch_id for e in entries if not e.source.startswith("probe:")}
     randoms = [e.arch_id for e in entries if e.source == "random"]
-    assert [x[2] for x in listed[6:12]] == [0, 1, 2, 0, 1, 2] and {x[1] for x in listed[6:12]} == set(randoms[:2])
+    assert [(x[1], x[2]) for x in listed[-4:]] == [(randoms[0], 1), (randoms[1], 1), (randoms[0], 2), (randoms[1], 2)]
     assert len(listed) == len(set(listed)) == 6 + 6 + (len(entries) - 4)
 
 

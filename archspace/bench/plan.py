@@ -114,14 +114,17 @@ def all_entries(space, protocol: TableProtocol, shape: tuple[int, int, int]) -> 
 
 
 def jobs(entries: list[Entry], protocol: TableProtocol) -> Iterator[tuple[Entry, int]]:
-    """(entry, seed) pairs, in the order that makes a partly built table most useful: the probe pair and the noise
-    architectures with every seed first (seed noise and the probe gap are known early), then every other entry once."""
-    random = [e for e in entries if e.source == "random"]
-    noisy = [e for e in entries if e.source.startswith("probe:")] + random[: protocol.noise_archs]
-    for entry in noisy:
+    """(entry, seed) pairs, in the order that makes a partly built table most useful: the probe pair with every seed
+    (the probe gap and a first noise estimate), then every other entry once (a partial table ranks as many
+    architectures as it can), then the noise architectures' other seeds."""
+    probes = [e for e in entries if e.source.startswith("probe:")]
+    noisy = [e for e in entries if e.source == "random"][: protocol.noise_archs]
+    for entry in probes:
         for seed in range(protocol.seeds):
             yield entry, seed
-    chosen = {e.arch_id for e in noisy}
     for entry in entries:
-        if entry.arch_id not in chosen:
+        if entry not in probes:
             yield entry, 0
+    for seed in range(1, protocol.seeds):
+        for entry in noisy:
+            yield entry, seed
