@@ -5,6 +5,7 @@ code, the wall time, the growth of the process's peak memory (ru_maxrss) and the
 slowest refusal. Search spaces and search configs (benchmarks/hostile_search.py): runs `archspace space
 show`, `space sample` and `search` in a subprocess each, with a timeout, and counts hangs, tracebacks
 and inputs that were not refused. Usage: python benchmarks/hostile_inputs.py [--part genotypes|search]
+[--case TEXT] (only the cases whose name holds TEXT, case-insensitive)
 """
 from __future__ import annotations
 
@@ -84,13 +85,15 @@ def run(args: list[str]) -> tuple[int, float, float, str]:
     return rc, elapsed, grown, (lines[0] if len(lines) == 1 else f"{len(lines)} lines: {lines[:2]}")
 
 
-def genotypes() -> None:
+def genotypes(only: str | None = None) -> None:
     run(["validate", str(ROOT / "genotypes" / "resnet50.json")])  # warm imports
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS after imports: {baseline:.0f} MiB (growth below is measured above it)")
     slowest = (0.0, "")
     with tempfile.TemporaryDirectory() as tmp:
         for name, path in cases(Path(tmp)).items():
+            if only and only.lower() not in name.lower():
+                continue
             for command in ("validate", "build"):
                 rc, elapsed, grown, line = run([command, str(path)])
                 valid = command == "validate" and "valid" in name
@@ -106,13 +109,14 @@ def main_() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=["all", "genotypes", "search"], default="all")
-    part = parser.parse_args().part
-    if part in ("all", "genotypes"):
-        genotypes()
-    if part in ("all", "search"):
+    parser.add_argument("--case", help="run only the cases whose name holds this text (case-insensitive)")
+    args = parser.parse_args()
+    if args.part in ("all", "genotypes"):
+        genotypes(args.case)
+    if args.part in ("all", "search"):
         from hostile_search import main as search_main
 
-        search_main()
+        search_main(args.case)
 
 
 if __name__ == "__main__":

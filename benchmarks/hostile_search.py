@@ -4,8 +4,9 @@ Every case runs `archspace ...` in its own subprocess under a timeout (a hang is
 at the timeout), and is classed: ok (exit 2 and one `archspace: error:` line), HANG, TRACEBACK, or
 ACCEPTED (exit 0: the input was not refused), or LEAK (a storage password printed); `workers: 10000` is ok when it runs
 capped with one line saying so. A config that is wrongly accepted runs one trial of the
-synflow proxy at 32 px into a temporary folder, so it stays cheap. Run through
-`python benchmarks/hostile_inputs.py --part search`.
+synflow proxy at 32 px into a temporary folder, so it stays cheap. A resume case first runs a one-trial
+search (its setup, untimed), then edits the space file and reruns the same command, which must be refused
+in one line. Run through `python benchmarks/hostile_inputs.py --part search [--case TEXT]`.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT_S = 60
@@ -35,6 +37,14 @@ workers: {workers}
 seed: 0
 trial_timeout_s: 60
 """
+
+
+class Case(NamedTuple):
+    """One `archspace` call; `setup`, when given, runs first and returns why it failed (None when it did not)."""
+
+    name: str
+    args: list[str]
+    setup: Callable[[], str | None] | None = None
 
 
 def _stage0(gene: str) -> str:
@@ -62,9 +72,28 @@ def space_texts() -> dict[str, str]:
     }
 
 
-def cases(tmp: Path) -> list[tuple[str, list[str]]]:
-    """(name, archspace arguments) for every space and config case."""
-    out: list[tuple[str, list[str]]] = []
+def _resumed(folder: Path, name: str, before: str, after: str, good: dict) -> Case:
+    """A one-trial search on a space whose stage-0 gene is `before`, then the space edited to `after` and the
+    same command run again (issue 20: a resume must not mix two spaces in one study)."""
+    folder.mkdir()
+    space, config, out = folder / "space.yaml", folder / "config.yaml", folder / "run"
+    space.write_text(_stage0(before))
+    config.write_text(CONFIG.format(**{**good, "space": str(space)}))
+    args = ["search", str(config), "--out", str(out), "--quiet"]
+
+    def setup() -> str | None:
+        kind, rc, _, line = run(args)
+        if rc != 0 or not (out / "run.json").is_file():
+            return f"the first run did not finish ({kind}, rc={rc}): {line}"
+        space.write_text(_stage0(after))
+        return None
+
+    return Case(f"search resumed: {name}", args, setup)
+
+
+def cases(tmp: Path) -> list[Case]:
+    """Every space and config case."""
+    out: list[Case] = []
     spaces: dict[str, Path] = {}
     for i, (name, text) in enumerate(space_texts().items()):
         path = tmp / f"space{i}.yaml"
@@ -75,14 +104,14 @@ def cases(tmp: Path) -> list[tuple[str, list[str]]]:
     small = tmp / "small.yaml"
     small.write_text(_stage0("{depth: {int: [1, 2]}}"))
     for name, path in spaces.items():
-        out.append((f"space show: {name}", ["space", "show", str(path), "-n", "20"]))
-        out.append((f"space sample: {name}", ["space", "sample", str(path), "-n", "2", "--out", str(tmp / "samples")]))
-    out.append(("space sample: -n 10^6 of a 2-genotype space", ["space", "sample", str(small), "-n", "1000000", "--out", str(tmp / "samples")]))
+        out.append(Case(f"space show: {name}", ["space", "show", str(path), "-n", "20"]))
+        out.append(Case(f"space sample: {name}", ["space", "sample", str(path), "-n", "2", "--out", str(tmp / "samples")]))
+    out.append(Case("space sample: -n 10^6 of a 2-genotype space", ["space", "sample", str(small), "-n", "1000000", "--out", str(tmp / "samples")]))
 
     def config(name: str, text: str, *extra: str) -> None:
         path = tmp / f"config{len(out)}.yaml"
         path.write_text(text)
-        out.append((f"search: {name}", ["search", str(path), "--out", str(tmp / f"run{len(out)}"), "--quiet", *extra]))
+        out.append(Case(f"search: {name}", ["search", str(path), "--out", str(tmp / f"run{len(out)}"), "--quiet", *extra]))
 
     good = dict(space=str(small), flops="1.5G", image_size=32, workers=1)
     for name, path in spaces.items():
@@ -102,6 +131,8 @@ def cases(tmp: Path) -> list[tuple[str, list[str]]]:
            f"postgresql+psycopg://u:{SECRET}@127.0.0.1:1/db?connect_timeout=2")
     config("storage postgresql+psycopg2:// without its driver", CONFIG.format(**good), "--storage", "postgresql+psycopg2://u@127.0.0.1:1/db")
     config("Ray --address nothing answers", CONFIG.format(**good), "--backend", "ray", "--address", "127.0.0.1:1")
+    out.append(_resumed(tmp / "resume_int", "space's int range edited ([1, 2] -> [6, 9])", "{depth: {int: [1, 2]}}", "{depth: {int: [6, 9]}}", good))
+    out.append(_resumed(tmp / "resume_choice", "space's choice list edited ([1, 2] -> [1, 3])", "{depth: {choice: [1, 2]}}", "{depth: {choice: [1, 3]}}", good))
     return out
 
 
@@ -129,12 +160,16 @@ def run(args: list[str]) -> tuple[str, int | None, float, str]:
     return ("ok" if ok else "FAIL"), proc.returncode, elapsed, errors[0] if errors else (lines[-1] if lines else "")
 
 
-def main() -> None:
+def main(only: str | None = None) -> None:
+    """Run every case whose name holds `only` (case-insensitive; all when None) and print one line each and the counts."""
     counts = {"ok": 0, "HANG": 0, "TRACEBACK": 0, "ACCEPTED": 0, "LEAK": 0, "FAIL": 0}
     slowest = (0.0, "")
     with tempfile.TemporaryDirectory() as tmp:
-        for name, args in cases(Path(tmp)):
-            kind, rc, elapsed, line = run(args)
+        for name, args, setup in cases(Path(tmp)):
+            if only and only.lower() not in name.lower():
+                continue
+            failed = setup() if setup else None
+            kind, rc, elapsed, line = ("FAIL", None, 0.0, f"setup: {failed}") if failed else run(args)
             counts[kind] += 1
             if kind == "ok":
                 slowest = max(slowest, (elapsed, name))
