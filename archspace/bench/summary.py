@@ -62,7 +62,7 @@ def summarize(rows: list[dict[str, Any]], metric: str = "test_acc") -> dict[str,
     if means:
         spread = max(means.values()) - min(means.values())
         out.update(best=max(means.values()), worst=min(means.values()), median=sorted(means.values())[len(means) // 2], spread=spread)
-    out.update(seed_std=std, seed_archs=sum(len(v) >= 2 for v in by_arch(rows, metric).values()), noise_ceiling_spearman=seed_spearman(rows, metric))
+    out.update(seed_std=std, seed_archs=sum(len(v) >= 2 for v in by_arch(rows, metric).values()), noise_ceiling_spearman=seed_spearman([r for r in rows if r["source"] == "random"], metric))  # what evaluators rank
     if std is not None and means:
         out["std_over_spread"] = std / out["spread"] if out["spread"] else None
     gains = [plateau_gain(r) for r in rows if len(r.get("val_curve", [])) >= 2]
