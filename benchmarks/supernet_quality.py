@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 import yaml
@@ -88,10 +89,25 @@ def table_architectures(folder: Path, sources: str) -> tuple[list[dict], list[di
         if sources == "random" and r["source"] != "random":
             continue
         a = archs.setdefault(r["arch_id"], {"arch_id": r["arch_id"], "source": r["source"], "genotype": r["genotype"],
-                                            "trained_id": r["trained_id"], "test": [], "val": []})
+                                            "trained_id": r["trained_id"], "flops": float(r["flops_target"]), "test": [], "val": []})
         a["test"].append(float(r["test_acc"]))
         a["val"].append(float(r["val_acc"]))
     return rows, list(archs.values())
+
+
+def front_comparison(ours: list[float], test: list[float], flops: list[float]) -> dict[str, Any]:
+    """The supernet search's front over the table's architectures (rating up, FLOPs at the target size down), read at the
+    architectures' stand-alone test accuracy, against the front of searching the table directly (test accuracy up, FLOPs
+    down): hypervolume on true accuracy (reference: accuracy 0, 1.05 x the largest FLOPs) and shared members."""
+    from archspace.pareto import MAXIMIZE, MINIMIZE, Objective, hypervolume, pareto_ranks
+
+    objectives = [Objective("acc", MAXIMIZE), Objective("flops", MINIMIZE)]
+    ref = (0.0, 1.05 * max(flops))
+    picked = [i for i, rank in enumerate(pareto_ranks(list(zip(ours, flops)), objectives)) if rank == 0]
+    best = [i for i, rank in enumerate(pareto_ranks(list(zip(test, flops)), objectives)) if rank == 0]
+    hv = lambda idx: hypervolume([(test[i], flops[i]) for i in idx], objectives, ref)  # noqa: E731
+    return {"supernet_front": picked, "table_front": best, "shared": sorted(set(picked) & set(best)),
+            "hv_supernet": hv(picked), "hv_table": hv(best)}
 
 
 def rate_table(supernet, bundle, folder: Path, calib_batches: int, val: list, sources: str = "random") -> None:
@@ -133,6 +149,14 @@ def rate_table(supernet, bundle, folder: Path, calib_batches: int, val: list, so
     print(f"  supernet ratings {min(ours):.3f}-{max(ours):.3f}; stand-alone test accuracy {min(test):.3f}-{max(test):.3f}")
     print(f"  rating the table's subnets: median {statistics.median(seconds):.3f} s, mean {statistics.fmean(seconds):.3f} s, "
           f"max {max(seconds):.3f} s per subnet")
+    fronts = front_comparison(ours, test, [a["flops"] for a in archs])
+    print(f"  front of a supernet search over these architectures (rating up, FLOPs down), read at stand-alone test accuracy: "
+          f"{len(fronts['supernet_front'])} architectures, hypervolume {fronts['hv_supernet'] / 1e9:.4f} (acc x GFLOPs) = "
+          f"{fronts['hv_supernet'] / fronts['hv_table']:.1%} of the table's own front ({len(fronts['table_front'])} architectures, "
+          f"{fronts['hv_table'] / 1e9:.4f}); {len(fronts['shared'])} in both")
+    for name, idx in (("supernet front", fronts["supernet_front"]), ("table front", fronts["table_front"])):
+        print(f"    {name}: " + ", ".join(f"{archs[i]['arch_id'][:8]} {archs[i]['flops'] / 1e9:.2f}G {test[i]:.3f}"
+                                         for i in sorted(idx, key=lambda i: archs[i]["flops"])))
     cpu = [float(r["cpu_s"]) for r in rows]
     print(f"  stand-alone training: mean {statistics.fmean(cpu):.1f} CPU s per (architecture, seed) over {len(cpu)} rows "
           f"({min(cpu):.0f}-{max(cpu):.0f}); 10 trainings = {10 * statistics.fmean(cpu):.0f} CPU s")
