@@ -10,7 +10,9 @@ task, with seed 0. Evaluators:
   - every zero-cost proxy (the `proxy` evaluator), and FLOPs / params as the baselines a proxy must beat;
   - curve@k: the protocol's own validation accuracy after k of its epochs (read from the table; its CPU cost is
     k/epochs of the row's training), i.e. early stopping of the full training;
-  - train@k (with --train-epochs): the `train` evaluator run for k epochs with its own schedule.
+  - train@k (with --train-epochs): the `train` evaluator run for k epochs with its own schedule;
+  - supernet (with --supernet DIR): inherited-weight validation accuracy after BatchNorm recalibration, one trained
+    supernet per folder (its training CPU time is the checkpoint's, printed by benchmarks/supernet_quality.py).
 For each: Spearman and Kendall tau with a bootstrap 95% interval, precision of the top 10% (the share of the
 evaluator's top 10% that are in the table's top 10%), CPU seconds per architecture, beside the noise ceiling (the
 table's seed-vs-seed Spearman over its multi-seed architectures).
@@ -45,7 +47,7 @@ def archs(rows: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
     for arch_id, rs in grouped.items():
         epochs = min(len(r["val_curve"]) for r in rs)
         out.append({
-            "arch_id": arch_id, "trained": rs[0]["trained"], "truth": fmean(r[metric] for r in rs),
+            "arch_id": arch_id, "genotype": rs[0]["genotype"], "trained": rs[0]["trained"], "truth": fmean(r[metric] for r in rs),
             "curve": [fmean(r["val_curve"][e] for r in rs) for e in range(epochs)],
             "cpu_s": fmean(r["cpu_s"] for r in rs), "params": rs[0]["params"], "flops": rs[0]["flops_task"],
         })
@@ -70,17 +72,24 @@ def rank_figures(truth: list[float], score: list[float], boot: int = 1000) -> di
             "kendall": float(kendalltau(t, s).statistic), "top10": top_precision(t, s)}
 
 
-def score_all(items: list[dict[str, Any]], evaluator_cfg: dict[str, Any], bundle, say: Callable[[str], None]) -> tuple[list[float], float]:
-    """The evaluator's score of every architecture (as trained in the table) and its mean CPU seconds."""
+def score_all(items: list[dict[str, Any]], evaluator_cfg: dict[str, Any], bundle, say: Callable[[str], None],
+              field: str = "trained") -> tuple[list[float], float]:
+    """The evaluator's score of every architecture and its mean CPU seconds (setup excluded). field "trained": the
+    network as the table trained it; "genotype": the space genotype, adapted to the data as a search gives it (the
+    supernet evaluator narrows it itself)."""
     from archspace.evaluate.registry import SetupContext, make_evaluator
+    from archspace.genotype.adapt import adapt
     from archspace.genotype.io import genotype_from_dict
 
     evaluator = make_evaluator(evaluator_cfg)
     evaluator.setup(SetupContext(bundle=bundle))
     scores, cpu = [], []
     for k, item in enumerate(items, 1):
+        genotype = genotype_from_dict(item[field])
+        if field == "genotype":
+            genotype = adapt(genotype, bundle.image_size, bundle.in_chans, bundle.num_classes)
         t = time.process_time()
-        scores.append(float(evaluator.evaluate(genotype_from_dict(item["trained"]), bundle, seed=0)["score"]))
+        scores.append(float(evaluator.evaluate(genotype, bundle, seed=0)["score"]))
         cpu.append(time.process_time() - t)
         if k % 10 == 0 or k == len(items):
             say(f"  {evaluator_cfg}: {k}/{len(items)}")
@@ -96,6 +105,9 @@ def main() -> int:
     p.add_argument("--train-epochs", type=int, nargs="*", default=[], help="e.g. 1 2 4: the train evaluator for that many epochs")
     p.add_argument("--train-archs", type=int, default=None, help="score train@k on only the first K architectures")
     p.add_argument("--train-steps", type=int, default=None, help="cap train@k at this many steps per epoch (a quick evaluator)")
+    p.add_argument("--supernet", type=Path, nargs="*", default=[],
+                   help="trained supernet folders (archspace supernet train at the table's width_divisor and data), each rated as an evaluator")
+    p.add_argument("--calib-batches", type=int, default=4, help="BatchNorm recalibration batches per rated subnet (supernet)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args()
@@ -137,6 +149,11 @@ def main() -> int:
             cfg["max_steps_per_epoch"] = args.train_steps
         scores, cpu = score_all(subset, cfg, bundle, say)
         add(f"train@{k}" + (f" ({args.train_steps} steps/epoch)" if args.train_steps else ""), scores, cpu, [i["truth"] for i in subset])
+
+    for folder in args.supernet:
+        cfg = {"kind": "supernet", "checkpoint": str(folder), "calib_batches": args.calib_batches, "width_divisor": protocol.width_divisor}
+        scores, cpu = score_all(items, cfg, bundle, say, field="genotype")
+        add(f"supernet {folder.name}", scores, cpu)
 
     ceiling = seed_spearman([r for r in rows if r["source"] == "random"], args.metric)  # over what is ranked: the probes' gap would inflate it
     print(f"table {args.table} ({len(items)} random architectures, truth = {args.metric} mean over seeds); "
