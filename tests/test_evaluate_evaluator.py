@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -155,3 +156,18 @@ def test_width_divisor_scores_the_narrowed_network(digits):
     assert full != make_evaluator({**synflow, "width_divisor": 2}).evaluate(wide, digits, seed=0)["score"]
     with pytest.raises(GenotypeError, match=r"is not divisible by the width divisor 3$"):
         make_evaluator({"proxy": "synflow", "width_divisor": 3}).evaluate(wide, digits)
+
+
+@pytest.mark.parametrize("name", ["contnet_ti", "contnet_s", "resnet50_scsc_v1", "transxnet_t"])
+def test_narrow_divides_a_single_width_stem_so_the_published_models_build(name):
+    """ConTNet's ResNet-style stem has one width: left undivided, 48 channels met a 12-channel first stage."""
+    from archspace.genotype.adapt import adapt
+    from archspace.genotype.io import load_genotype
+    from archspace.genotype.scale import narrow
+
+    root = Path(__file__).resolve().parent.parent
+    g = adapt(load_genotype(root / "genotypes" / f"{name}.json"), 32, 3, 10)
+    narrowed = narrow(g, 4)
+    if getattr(g.stem, "channels", None):
+        assert narrowed.stem.channels * 4 == g.stem.channels
+    assert [s.channels * 4 for s in narrowed.stages] == [s.channels for s in g.stages]

@@ -1,6 +1,6 @@
 """Proxy width: a genotype with every width divided by one factor, as a CPU benchmark trains it.
 
-`narrow(genotype, divisor)` divides the stage widths, the stem's layer widths and the channels per
+`narrow(genotype, divisor)` divides the stage widths, the stem's width (or its layers' widths) and the channels per
 attention head (so every stage keeps its number of heads) by `divisor`. Depths, kernels, ratios, the
 mixer and FFN kinds and every map-tied gene stay as they are, so the narrowed network has the same
 architecture at a fraction of the cost (FLOPs fall by about divisor^2). Torch-free.
@@ -27,6 +27,8 @@ def narrow(genotype: Genotype, divisor: int) -> Genotype:
     if divisor == 1:
         return genotype
     data = canonical_dict(genotype)
+    if data["stem"].get("channels"):  # a single-width stem (ResNet-style: ConTNet, ResNet-SCSC)
+        data["stem"]["channels"] = _divide(data["stem"]["channels"], divisor, "stem.channels")
     for j, layer in enumerate(data["stem"].get("layers") or []):
         if layer.get("channels"):
             layer["channels"] = _divide(layer["channels"], divisor, f"stem.layers[{j}].channels")
