@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from archspace.cli import main
-from archspace.pareto import MAXIMIZE, MINIMIZE, Objective, knee_index, knee_of
+from archspace.pareto import MAXIMIZE, MINIMIZE, Objective, knee_index, knee_of, objectives_from
 from archspace.search.rundir import RunDir
 from reportutils import make_run
 
@@ -44,8 +44,7 @@ def test_the_committed_front_names_a_knee_only_where_one_lies_beyond_its_ends(co
     assert main(["pareto", str(committed)]) == 0
     out = capsys.readouterr().out
     result = json.loads((committed / "pareto.json").read_text())
-    objectives = [Objective(o["name"], MAXIMIZE if o["direction"] == "maximize" else MINIMIZE)
-                  for o in json.loads((committed / "run.json").read_text())["objectives"]]
+    objectives = objectives_from([(o["name"], o["direction"]) for o in json.loads((committed / "run.json").read_text())["objectives"]])
     front = sorted(result["front"], key=lambda r: r["flops"])
     knee = knee_of([[r[o.name] for o in objectives] for r in front], objectives)
     if knee is None:
