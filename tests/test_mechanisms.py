@@ -1,4 +1,4 @@
-"""One of each mechanism (issue 17): published models cached under the full protocol, one torch-checkpoint
+"""One of each mechanism (issue 17): published models cached under the full protocol and the network built, one torch-checkpoint
 writer and loader, one YAML policy for user files (and for the config a shared study stores), one formatter
 of pydantic errors."""
 from __future__ import annotations
@@ -78,7 +78,7 @@ def test_a_retrained_supernet_checkpoint_at_the_same_path_is_evaluated_again(run
     folder = tmp_path / "supernet"
     folder.mkdir()
     (folder / CHECKPOINT).write_bytes(b"weights after training run 1")
-    _edit_config(run, replace=True, evaluator={"kind": "supernet", "checkpoint": str(folder)})
+    _edit_config(run, replace=True, evaluator={"kind": "supernet", "checkpoint": str(folder), "width_divisor": 2})
     models = [("u_dwconv_micro", zoo_genotype("u_dwconv_micro"))]
     published.measure(run, models)
     published.measure(run, models)
@@ -86,6 +86,45 @@ def test_a_retrained_supernet_checkpoint_at_the_same_path_is_evaluated_again(run
     (folder / CHECKPOINT).write_bytes(b"weights after training run 2")  # retrained into the same folder
     published.measure(run, models)
     assert len(evaluations) == 2, "a retrained checkpoint reused the row rated with the old weights"
+
+
+def _narrow_twice_as_much(monkeypatch) -> None:
+    """A changed `narrow` (as a fix to it would be): every width divided by twice the divisor."""
+    from archspace.genotype import scale
+
+    original = scale.narrow
+    monkeypatch.setattr(scale, "narrow", lambda genotype, divisor: original(genotype, 2 * divisor))
+
+
+def test_a_published_row_is_evaluated_again_when_the_network_the_evaluator_builds_changes(run, evaluations, monkeypatch):
+    models = [("u_dwconv_micro", zoo_genotype("u_dwconv_micro"))]
+    published.measure(run, models)
+    published.measure(run, models)
+    assert len(evaluations) == 1
+    _narrow_twice_as_much(monkeypatch)  # same config, same protocol key; another network is built
+    published.measure(run, models)
+    assert len(evaluations) == 2, "a row scored for the old network was reused"
+
+
+def test_a_seed_replica_is_evaluated_again_when_the_network_the_evaluator_builds_changes(run, monkeypatch):
+    from archspace.search import seeds
+
+    calls: list[int] = []
+    monkeypatch.setattr(published, "evaluate_genotype", lambda run, genotype, seed=None: calls.append(seed) or {"score": 0.5})
+    models = [("u_dwconv_micro", zoo_genotype("u_dwconv_micro"))]
+    seeds.replicate(run, models, 3)
+    seeds.replicate(run, models, 3)
+    assert len(calls) == 2  # seeds 1 and 2, once
+    _narrow_twice_as_much(monkeypatch)
+    seeds.replicate(run, models, 3)
+    assert len(calls) == 4, "a replica scored for the old network was reused"
+
+
+def test_a_supernet_without_a_readable_width_divisor_is_one_line(run, tmp_path):
+    (tmp_path / "supernet").mkdir()
+    _edit_config(run, replace=True, evaluator={"kind": "supernet", "checkpoint": str(tmp_path / "supernet")})
+    with pytest.raises(ArchspaceError, match="width divisor"):
+        published.built_id(run, zoo_genotype("u_dwconv_micro"))
 
 
 def test_another_cuda_index_is_the_same_device_kind(run):

@@ -102,15 +102,20 @@ class BuildingEvaluator(BaseEvaluator):
         """The result with its "score", and the batches the metrics see."""
         raise NotImplementedError
 
+    def built_form(self, genotype):
+        """The genotype with every width divided by the config's `width_divisor` (the network that is built)."""
+        from archspace.genotype.scale import narrow
+
+        return narrow(genotype, getattr(self.cfg, "width_divisor", 1))
+
     def evaluate(
         self, genotype, bundle: DataBundle, seed: int = 0, device: str | torch.device = "cpu", report: Report | None = None
     ) -> dict[str, float]:
         """Score one genotype (adapted to `bundle`); deterministic on CPU for a seed."""
         from archspace.builder import build
-        from archspace.genotype.scale import narrow
 
         check_fits(genotype, bundle)
-        genotype = narrow(genotype, getattr(self.cfg, "width_divisor", 1))
+        genotype = self.built_form(genotype)
         dev = resolve_device(device)
         start = time.perf_counter()
         with seeded(seed):  # augmenting transforms draw from the global generators too

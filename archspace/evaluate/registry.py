@@ -127,6 +127,11 @@ class BaseEvaluator:
         """Nothing outside the config (default); a kind that reads a file its config only names digests it."""
         return None
 
+    def built_form(self, genotype):
+        """The network this evaluator scores for an adapted genotype (default: that genotype); a cache of scores keys
+        on its id, so a change to how a kind derives its network (e.g. `narrow`) is never served a stale score."""
+        return genotype
+
     def evaluate(self, genotype, bundle, seed: int = 0, device: Any = "cpu", report: Report | None = None) -> dict[str, float]:
         raise NotImplementedError
 

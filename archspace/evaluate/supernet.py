@@ -87,6 +87,17 @@ class SupernetEvaluator(BaseEvaluator):
         path = Path(self.cfg.checkpoint) / CHECKPOINT
         return file_sha256(path) if path.is_file() else None
 
+    def built_form(self, genotype):
+        """The subnet the supernet rates for an adapted genotype: narrowed by the checkpoint's width divisor (read
+        from the loaded supernet, the config, or the folder's supernet.json, in that order)."""
+        from archspace.genotype.scale import narrow
+        from archspace.supernet.checkpoint import width_divisor
+
+        if self.supernet is not None:
+            return self.supernet.place(genotype)
+        divisor = self.cfg.width_divisor or width_divisor(self.cfg.checkpoint)
+        return narrow(genotype, divisor)
+
     def evaluate(self, genotype, bundle: DataBundle, seed: int = 0, device: Any = "cpu", report: Report | None = None) -> dict[str, float]:
         from archspace.evaluate.evaluator import check_fits
         from archspace.supernet.rate import rate

@@ -5,8 +5,9 @@ exactly what a trial goes through: the same target resolution, costs, budgets, a
 evaluator (set up as the run's), seed and device. `measure(run, models)` caches each row in
 RUN/published.json under the model's genotype id and a key of the full protocol (data and its size,
 evaluator config and the state it names, e.g. a supernet checkpoint's content, seed, device kind, target,
-costs and budgets, archspace version), so a row made under another protocol is never reused silently: it
-is evaluated again.
+costs and budgets, archspace version) and the id of the network the evaluator builds for it (`built_id`: after
+`adapt` and e.g. `narrow`), so a row made under another protocol, or for another network, is never reused
+silently: it is evaluated again.
 """
 from __future__ import annotations
 
@@ -22,6 +23,27 @@ from archspace.search.trial import TrialContext
 
 CACHE_FILE = "published.json"
 _CONTEXTS: dict[str, TrialContext] = {}
+
+
+def built_id(run: RunDir, genotype) -> str:
+    """The id of the network `run`'s evaluator scores for `genotype` (at the target, adapted to the run's data, then
+    as the evaluator derives it, e.g. narrowed): a cached row is reused only while it is the same network, so a
+    change to `adapt` or `narrow` evaluates the model again. Needs no data and no evaluator set-up."""
+    from archspace.evaluate.registry import make_evaluator
+    from archspace.genotype.adapt import adapt
+    from archspace.search.trial import target_form
+
+    cfg, dims = run.config, run.meta["eval"]
+    adapted = adapt(target_form(cfg, genotype), dims["image_size"], dims["in_chans"], dims["num_classes"])
+    return make_evaluator(cfg.evaluator).built_form(adapted).id
+
+
+def built_or_none(run: RunDir, genotype) -> str | None:
+    """`built_id`, or None where the genotype cannot be put onto the run (its evaluation then says why, in one line)."""
+    try:
+        return built_id(run, genotype)
+    except ArchspaceError:
+        return None
 
 
 def evaluate_genotype(run: RunDir, genotype, seed: int | None = None) -> dict[str, Any]:
@@ -88,15 +110,15 @@ def measure(run: RunDir, models: list[tuple[str, Any]], progress: Callable[[str]
         cache = {}
     key, rows = protocol_key(run), []
     for name, genotype in models:
-        hit = cache.get(name)
-        if not hit or hit.get("genotype_id") != genotype.id or hit.get("protocol") != key:
+        hit, built = cache.get(name), built_or_none(run, genotype)
+        if not hit or (hit.get("genotype_id"), hit.get("built_id"), hit.get("protocol")) != (genotype.id, built, key):
             if progress:
                 progress(name)
             try:
                 result = evaluate_genotype(run, genotype)
             except ArchspaceError as err:
                 result = {"error": str(err)}
-            hit = cache[name] = {"genotype_id": genotype.id, "protocol": key, "result": result}
+            hit = cache[name] = {"genotype_id": genotype.id, "built_id": built, "protocol": key, "result": result}
             run.write_json(CACHE_FILE, cache)
         rows.append(hit["result"])
     return rows

@@ -4,7 +4,8 @@ Replica i of K is the evaluation at seed `cfg.seed + i`; replica 0 is the record
 published row of archspace.search.published), so `replicate` evaluates seeds `cfg.seed + 1 .. cfg.seed + K - 1`
 only. Each evaluation goes through `published.evaluate_genotype` (exactly what a trial goes through, the seed
 aside) and is cached in RUN/seeds.json under the genotype id and a key of the run's protocol
-(`published.protocol_key`) plus the seed, so a row made under another protocol is never reused.
+(`published.protocol_key`), the id of the network the evaluator builds (`published.built_id`) and the seed, so a
+row made under another protocol, or for another network, is never reused.
 """
 from __future__ import annotations
 
@@ -38,9 +39,9 @@ def replicate(run: RunDir, models: list[tuple[str, Any]], k: int,
     protocol, out = published.protocol_key(run), []
     for label, genotype in models:
         entry = cache.setdefault(genotype.id, {})
-        rows = []
+        built, rows = published.built_or_none(run, genotype), []
         for seed in seeds:
-            key = f"{protocol}:{seed}"
+            key = f"{protocol}:{built}:{seed}"
             if key not in entry:
                 if progress:
                     progress(f"{label} at seed {seed}")

@@ -55,12 +55,16 @@ class TrialContext:
     bundle: Any
 
     def to_target(self, genotype: Genotype) -> Genotype:
-        """The sampled genotype at the config's target resolution (the space's own unless the config overrides it)."""
-        size = self.cfg.target.image_size or genotype.image_size
-        classes = self.cfg.target.num_classes or genotype.num_classes
-        if (size, classes) == (genotype.image_size, genotype.num_classes):
-            return genotype
-        return adapt(genotype, size, genotype.in_chans, classes).model_copy(update={"name": genotype.name})
+        return target_form(self.cfg, genotype)
+
+
+def target_form(cfg: SearchConfig, genotype: Genotype) -> Genotype:
+    """The sampled genotype at the config's target resolution (the space's own unless the config overrides it)."""
+    size = cfg.target.image_size or genotype.image_size
+    classes = cfg.target.num_classes or genotype.num_classes
+    if (size, classes) == (genotype.image_size, genotype.num_classes):
+        return genotype
+    return adapt(genotype, size, genotype.in_chans, classes).model_copy(update={"name": genotype.name})
 
 
 def objective_values(cfg: SearchConfig, score: float | None, costs: dict[str, float | None],

@@ -40,3 +40,15 @@ def load(folder: str | Path) -> tuple[Supernet, dict[str, Any]]:
     supernet = Supernet.from_layout(state["layout"])
     supernet.load_state_dict(state["state_dict"])
     return supernet.eval(), state["meta"]
+
+
+def width_divisor(folder: str | Path) -> int:
+    """The width divisor `folder`'s supernet was trained at, from its supernet.json (no weights loaded)."""
+    import json
+
+    path = Path(folder) / META
+    try:
+        return int(json.loads(path.read_text(encoding="utf-8"))["config"]["width_divisor"])
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ArchspaceError(f"evaluator.checkpoint: cannot read the width divisor from {path} ({type(err).__name__}: {err}); "
+                             "give evaluator.width_divisor") from None
