@@ -8,7 +8,8 @@ Properties (issue 18), over the first `--first` random architectures of the tabl
   2. the seed-to-seed standard deviation of one architecture is <= 1/5 of that spread;
   3. the local-only probe (3x3 depthwise mixers everywhere) scores lower than the global-attention probe of equal
      FLOPs by more than 3 seed standard deviations.
-Each line says PASS or FAIL with the measured figures; nothing is assumed.
+Each line says PASS or FAIL with the measured figures; nothing is assumed. Then what the task rewards: the mean
+accuracy per mixer kind of each stage over all the table's random architectures.
 """
 from __future__ import annotations
 
@@ -40,6 +41,37 @@ def sample_grid(path: Path, rows: int = 4, cols: int = 6, seed: int = 0) -> None
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+ATTENTION = {"mhsa", "sra", "swin", "halo", "hmhsa", "cont"}  # mixer kinds that attend (the rest convolve)
+
+
+def by_mixer(rows: list[dict], metric: str) -> list[str]:
+    """What the task rewards: the random architectures' mean accuracy (over their seeds) per mixer kind of each
+    stage, and by how many of the first two stages attend."""
+    from collections import defaultdict
+    from statistics import fmean, median
+
+    accs: dict[str, list[float]] = defaultdict(list)
+    trained: dict[str, dict] = {}
+    for r in rows:
+        if r["source"] == "random":
+            accs[r["arch_id"]].append(float(r[metric]))
+            trained[r["arch_id"]] = r["trained"]
+    mean = {k: fmean(v) for k, v in accs.items()}
+    lines = []
+    for stage in range(len(next(iter(trained.values()))["stages"])):
+        kinds: dict[str, list[float]] = defaultdict(list)
+        for k, m in mean.items():
+            kinds[trained[k]["stages"][stage]["mixer"]["kind"]].append(m)
+        ranked = sorted(kinds.items(), key=lambda kv: -fmean(kv[1]))
+        lines.append(f"stage {stage + 1}: " + ", ".join(f"{kind} {100 * fmean(v):.1f}% ({len(v)})" for kind, v in ranked))
+    attend: dict[int, list[float]] = defaultdict(list)
+    for k, m in mean.items():
+        attend[sum(trained[k]["stages"][s]["mixer"]["kind"] in ATTENTION for s in range(2))].append(m)
+    lines.append("attending stages among the first two: " + ", ".join(
+        f"{n}: mean {100 * fmean(v):.1f}% median {100 * median(v):.1f}% ({len(v)})" for n, v in sorted(attend.items())))
+    return lines
 
 
 def main() -> int:
@@ -79,6 +111,9 @@ def main() -> int:
               f"{'PASS' if gap > 3 else 'FAIL'}")
     else:
         print("3. the probe pair has not been trained with several seeds yet")
+    print(f"what the task rewards, over all {len({r['arch_id'] for r in rows if r['source'] == 'random'})} random architectures "
+          f"(mean {args.metric} per mixer kind, architectures in brackets):")
+    print("\n".join("  " + line for line in by_mixer(rows, args.metric)))
     return 0
 
 
