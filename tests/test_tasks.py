@@ -1,5 +1,7 @@
-"""The generated digit-lookup task: deterministic bytes, real packaged content, disjoint splits, labels at the pointers."""
+"""The generated tasks: deterministic bytes, real packaged content, disjoint splits; digit_lookup's labels at the
+pointers, digit_twins' labels the class of the one handwriting drawn twice."""
 import hashlib
+from collections import Counter
 from dataclasses import replace
 
 import numpy as np
@@ -102,3 +104,41 @@ def test_loader_gives_standardised_splits():
 def test_task_spec_is_a_plain_dataclass():
     with pytest.raises(Exception):
         DigitLookup().grid = 4  # frozen: a task's definition does not change under a table
+
+
+TWINS = replace(TASKS["digit_twins"], sizes=(300, 100, 100))
+
+
+def test_twins_same_seed_same_bytes_and_cells_carry_the_packaged_digits():
+    assert _digest(generate(TWINS, seed=0)) == _digest(generate(TWINS, seed=0))
+    assert _digest(generate(TWINS, seed=0)) != _digest(generate(TWINS, seed=1))
+    digits, _ = source_digits()
+    black = replace(TWINS, background=0.0)
+    images, _, sources = generate(black, seed=0)["train"]
+    m, t = black.margin, black.tile
+    for i in range(5):
+        for cell in range(9):
+            r, c = divmod(cell, 3)
+            patch = images[i, 2, m + r * t:m + (r + 1) * t, m + c * t:m + (c + 1) * t] / 255.0
+            np.testing.assert_allclose(patch, black.ink * digits[sources[i, cell]], atol=1 / 255)
+
+
+def test_twins_label_is_the_class_of_the_one_handwriting_drawn_twice_and_class_counts_leave_four():
+    _, digit_labels = source_digits()
+    splits = generate(TWINS, seed=0)
+    for split in ("train", "val", "test"):
+        _, labels, sources = splits[split]
+        for label, cells in zip(labels, sources):
+            twins = [src for src, n in Counter(cells.tolist()).items() if n == 2]
+            assert len(twins) == 1 and digit_labels[twins[0]] == label  # one instance twice, and it is the label
+            assert sorted(Counter(digit_labels[cells].tolist()).values()) == [1, 2, 2, 2, 2]  # reading classes leaves 4
+    assert set(np.unique(splits["train"][1])) == set(range(10))
+    used = {k: set(np.unique(v[2])) for k, v in splits.items()}
+    assert not used["train"] & used["val"] and not used["train"] & used["test"] and not used["val"] & used["test"]
+
+
+def test_twins_is_a_data_name_with_its_own_sizes():
+    from archspace.evaluate.data import DataConfig
+
+    assert DataConfig(name="digit_twins").name == "digit_twins"
+    assert TASKS["digit_twins"].sizes == (20000, 1000, 2000) and TASKS["digit_twins"].image_size == 32

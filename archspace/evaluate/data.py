@@ -17,7 +17,7 @@ from torch.utils.data import Dataset, Subset, TensorDataset
 from archspace.errors import ArchspaceError
 from archspace.evaluate.config import validate
 
-DatasetName = Literal["digits", "digit_lookup", "cifar10", "cifar100", "imagefolder", "timm"]
+DatasetName = Literal["digits", "digit_lookup", "digit_twins", "cifar10", "cifar100", "imagefolder", "timm"]
 
 # Per-channel statistics of the CIFAR training sets (RGB, in [0, 1]).
 CIFAR_STATS = {
@@ -73,7 +73,7 @@ def load_data(cfg: DataConfig | dict[str, Any] | None = None) -> DataBundle:
     return replace(bundle, train=_subset(bundle.train, cfg.max_train, cfg.seed), val=_subset(bundle.val, cfg.max_val, cfg.seed + 1))
 
 
-def load_digit_lookup(cfg: DataConfig) -> DataBundle:
+def load_generated_task(cfg: DataConfig) -> DataBundle:
     """A generated task (archspace.evaluate.tasks): train/val/test, standardised per channel."""
     from archspace.evaluate.tasks import TASKS, task_tensors
 
@@ -289,7 +289,8 @@ def load_timm(cfg: DataConfig) -> DataBundle:
 
 LOADERS: dict[str, Callable[[DataConfig], DataBundle]] = {
     "digits": load_digits,
-    "digit_lookup": load_digit_lookup,
+    "digit_lookup": load_generated_task,
+    "digit_twins": load_generated_task,
     "cifar10": load_cifar,
     "cifar100": load_cifar,
     "imagefolder": load_imagefolder,

@@ -10,10 +10,20 @@ to where the pointers are). A mixer's reach therefore matters, and the photograp
 digit harder than on a black background. Train, validation and test images are composed from
 disjoint pools of source digits (unseen handwriting at test time) and of photo regions. Everything is
 drawn from one seeded NumPy generator: a seed gives the same bytes on every machine.
+
+`digit_twins` (32 px, 10 classes, 20,000 training images): the same 3x3 grid over photos, without pointers.
+Its nine digits come in four class pairs and one single; in one pair the same handwriting is drawn twice
+(the twins), in the other three two different hands write the class. The label is the twins' class.
+Reading the classes leaves four candidates (25%); only comparing the cells' handwriting with each other,
+across the image, decides -- a same-different relation, which convolutional networks are known to learn
+slowly (Kim, Ricci & Serre 2018, "Not-so-CLEVR"). It is the task on which the global-attention probe beats
+the local-only one (docs/evaluate.md, `benchmarks/probe_gap.py --variants twins4x`); with 5,000 training
+images neither learns the relation in 10 epochs, hence 20,000.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -32,6 +42,7 @@ class DigitLookup:
     background: float = 0.85  # photo brightness behind the digits (bright regions hide the ink: reading is not trivial)
     sizes: tuple[int, int, int] = (5000, 1000, 2000)  # train, val, test images (a larger test split: less sampling noise, evaluated once)
     pool_shares: tuple[float, float, float] = (0.6, 0.2, 0.2)  # of the 1,797 source digits and of each photo, per split
+    relation: Literal["lookup", "twins"] = "lookup"  # what the label asks: the digit at the pointers, or the twins' class
 
     @property
     def image_size(self) -> int:
@@ -70,6 +81,18 @@ def photo_bands(photos: list[np.ndarray], shares: tuple[float, ...]) -> list[lis
     return [[p[:, :, int(a * p.shape[2]):int(b * p.shape[2])] for p in photos] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
+def twin_cells(labels: np.ndarray, pool: np.ndarray, cells: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """The source digits of one twins image, shuffled over the cells, and its label: one instance of a class twice,
+    three more classes twice as two different instances, a fifth class once (needs cells == 9)."""
+    classes = rng.permutation(10)[:5]
+    twin = rng.choice(pool[labels[pool] == classes[0]])
+    picks = [twin, twin]
+    for c in classes[1:4]:
+        picks += list(rng.choice(pool[labels[pool] == c], size=2, replace=False))
+    picks.append(rng.choice(pool[labels[pool] == classes[4]]))
+    return np.array(picks)[rng.permutation(cells)], int(classes[0])
+
+
 def compose(
     spec: DigitLookup, digits: np.ndarray, labels: np.ndarray, pool: np.ndarray, photos: list[np.ndarray], n: int,
     rng: np.random.Generator,
@@ -78,8 +101,10 @@ def compose(
     size, tile, m, cells = spec.image_size, spec.tile, spec.margin, spec.grid * spec.grid
     out = np.zeros((n, 3, size, size), dtype=np.uint8)
     targets = np.zeros(n, dtype=np.int64)
-    sources = rng.choice(pool, size=(n, cells))
+    sources = rng.choice(pool, size=(n, cells)) if spec.relation == "lookup" else np.zeros((n, cells), dtype=np.int64)
     for i in range(n):
+        if spec.relation == "twins":
+            sources[i], targets[i] = twin_cells(labels, pool, cells, rng)
         photo = photos[rng.integers(len(photos))]
         y, x = rng.integers(photo.shape[1] - size + 1), rng.integers(photo.shape[2] - size + 1)
         canvas = spec.background * photo[:, y:y + size, x:x + size].copy()
@@ -88,11 +113,12 @@ def compose(
             patch = canvas[:, m + r * tile:m + (r + 1) * tile, m + c * tile:m + (c + 1) * tile]
             ink = digits[src][None]
             patch[:] = (1 - ink) * patch + ink * spec.ink
-        row, col = rng.integers(spec.grid, size=2)
-        canvas[:, m + row * tile + 1:m + (row + 1) * tile - 1, : m - 1] = POINTER[:, None, None]
-        canvas[:, : m - 1, m + col * tile + 1:m + (col + 1) * tile - 1] = POINTER[:, None, None]
+        if spec.relation == "lookup":
+            row, col = rng.integers(spec.grid, size=2)
+            canvas[:, m + row * tile + 1:m + (row + 1) * tile - 1, : m - 1] = POINTER[:, None, None]
+            canvas[:, : m - 1, m + col * tile + 1:m + (col + 1) * tile - 1] = POINTER[:, None, None]
+            targets[i] = labels[sources[i, row * spec.grid + col]]
         out[i] = np.round(np.clip(canvas, 0, 1) * 255).astype(np.uint8)
-        targets[i] = labels[sources[i, row * spec.grid + col]]
     return out, targets, sources
 
 
@@ -118,7 +144,10 @@ def generate(spec: DigitLookup = DigitLookup(), seed: int = 0) -> dict[str, tupl
     }
 
 
-TASKS: dict[str, DigitLookup] = {"digit_lookup": DigitLookup()}
+TASKS: dict[str, DigitLookup] = {
+    "digit_lookup": DigitLookup(),
+    "digit_twins": DigitLookup(relation="twins", sizes=(20000, 1000, 2000)),
+}
 
 
 def task_tensors(name: str, seed: int = 0, size: int | None = None):

@@ -18,7 +18,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--invariance", action="store_true", help="translation / rotation / scale sweeps")
     p.add_argument("--fgsm", action="store_true", help="clean and FGSM accuracy at eps 0.5/255, 2/255, 8/255")
     p.add_argument("--throughput", action="store_true", help="images/s at the paper's resolution/batch pairs (GPU) or a scaled-down CPU set")
-    p.add_argument("--data", default="digits", help="'digits' (scikit-learn's bundled set, offline; default), 'digit_lookup' (the generated task) or an ImageFolder path")
+    p.add_argument("--data", default="digits", help="'digits' (scikit-learn's bundled set, offline; default), 'digit_lookup' or 'digit_twins' (the generated tasks) or an ImageFolder path")
     p.add_argument("--image-size", type=int, default=None, help="input size (default: each genotype's own, e.g. 224)")
     p.add_argument("--images", type=int, default=32, help="images to probe on (default 32)")
     p.add_argument("--batch", type=int, default=16, help="batch size of the analyses (default 16)")
@@ -42,7 +42,7 @@ def _check_inputs(args: argparse.Namespace) -> None:
         if not Path(path).is_file():
             raise ArchspaceError(f"--weights: {path} not found")
     if not is_known(args.data):
-        raise ArchspaceError(f"--data: {args.data} is neither 'digits', a generated task (digit_lookup) nor an image folder")
+        raise ArchspaceError(f"--data: {args.data} is neither 'digits', a generated task (digit_lookup, digit_twins) nor an image folder")
 
 
 def run(args: argparse.Namespace) -> int:

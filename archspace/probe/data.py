@@ -76,7 +76,7 @@ def load_folder_images(root: str | Path, image_size: int, in_chans: int, count: 
     from torchvision import datasets, transforms
 
     if not Path(root).is_dir():
-        raise ArchspaceError(f"data: {root} is neither 'digits', a generated task (digit_lookup) nor an image folder")
+        raise ArchspaceError(f"data: {root} is neither 'digits', a generated task (digit_lookup, digit_twins) nor an image folder")
     transform = transforms.Compose([
         transforms.Resize(int(image_size / 0.875), interpolation=transforms.InterpolationMode.BICUBIC),
         transforms.CenterCrop(image_size),

@@ -12,7 +12,7 @@ from typing import Any
 
 MAX_DATA_IMAGE_SIZE = 1024  # px: the largest input a search evaluates its data at (a genotype alone may reach 16384)
 MAX_IN_MEMORY_IMAGE_SIZE = 256  # px: the in-memory sets (digits: 1,797 upsampled 8x8 images) are held whole, 4 bytes a pixel
-IN_MEMORY_DATA = ("digits", "digit_lookup")
+IN_MEMORY_DATA = ("digits", "digit_lookup", "digit_twins")
 _SI = {"": 1, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
 
 
