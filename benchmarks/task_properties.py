@@ -1,6 +1,6 @@
 """The digit-lookup task's three properties, measured on a trained-architecture table, and its sample grid.
 
-    python benchmarks/task_properties.py                     # the committed table; writes docs/img/digit_lookup.png
+    python benchmarks/task_properties.py                     # the committed table; writes docs/img/<its task>.png
     python benchmarks/task_properties.py --table DIR --first 30
 
 Properties (issue 18), over the first `--first` random architectures of the table (its plan order):
@@ -14,6 +14,7 @@ accuracy per mixer kind of each stage over all the table's random architectures.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -21,7 +22,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def sample_grid(path: Path, rows: int = 4, cols: int = 6, seed: int = 0) -> None:
+TITLES = {
+    "digit_lookup": "digit_lookup: the label is the digit where the red pointers meet",
+    "digit_twins": "digit_twins: the label is the class of the one handwriting drawn twice",
+}
+
+
+def sample_grid(path: Path, task: str = "digit_lookup", rows: int = 4, cols: int = 6, seed: int = 0) -> None:
     """A grid of training images with their labels, as the task generates them."""
     import matplotlib
 
@@ -30,13 +37,13 @@ def sample_grid(path: Path, rows: int = 4, cols: int = 6, seed: int = 0) -> None
 
     from archspace.evaluate.tasks import TASKS, generate
 
-    images, labels, _ = generate(TASKS["digit_lookup"], seed=seed)["train"]
+    images, labels, _ = generate(TASKS[task], seed=seed)["train"]  # the training images as the task draws them
     fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.6, rows * 1.75))
     for ax, image, label in zip(axes.ravel(), images, labels):
         ax.imshow(image.transpose(1, 2, 0), interpolation="nearest")
         ax.set_title(f"label {label}", fontsize=9)
         ax.axis("off")
-    fig.suptitle("digit_lookup: the label is the digit where the red pointers meet", fontsize=10)
+    fig.suptitle(TITLES[task], fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -79,15 +86,17 @@ def main() -> int:
     p.add_argument("--table", type=Path, default=ROOT / "results" / "hybrid_digit_lookup_table")
     p.add_argument("--first", type=int, default=30, help="random architectures the properties are measured over")
     p.add_argument("--metric", choices=["test_acc", "val_acc"], default="test_acc")
-    p.add_argument("--grid", type=Path, default=ROOT / "docs" / "img" / "digit_lookup.png")
+    p.add_argument("--grid", type=Path, default=None, help="where the sample grid goes (default docs/img/<task>.png)")
     args = p.parse_args()
 
     from archspace.bench.store import TableStore
     from archspace.bench.summary import render, summarize
 
-    sample_grid(args.grid)
-    print(f"sample grid: {args.grid}")
     rows = TableStore(args.table).rows()
+    task = json.loads((args.table / "protocol.json").read_text())["data"]["name"]
+    grid = args.grid or ROOT / "docs" / "img" / f"{task}.png"
+    sample_grid(grid, task)
+    print(f"sample grid: {grid}")
     order = list(dict.fromkeys(r["arch_id"] for r in rows if r["source"] == "random"))[: args.first]
     chosen = set(order)
     subset = [r for r in rows if r["arch_id"] in chosen or r["source"].startswith("probe:")]
