@@ -20,6 +20,19 @@ def _digest(splits) -> str:
     return h.hexdigest()
 
 
+def _assert_cells_are_the_source_digits_on_black(spec: DigitLookup, images_checked: int = 5) -> None:
+    """On a black background every cell of `spec`'s images is exactly its source digit at ink brightness."""
+    digits, _ = source_digits()
+    black = replace(spec, background=0.0)
+    images, _, sources = generate(black, seed=0)["train"]
+    m, t = black.margin, black.tile
+    for i in range(images_checked):
+        for cell in range(9):
+            r, c = divmod(cell, 3)
+            patch = images[i, 2, m + r * t:m + (r + 1) * t, m + c * t:m + (c + 1) * t] / 255.0
+            np.testing.assert_allclose(patch, black.ink * digits[sources[i, cell]], atol=1 / 255)
+
+
 def test_same_seed_same_bytes_and_another_seed_other_bytes():
     assert _digest(generate(SMALL, seed=0)) == _digest(generate(SMALL, seed=0))
     assert _digest(generate(SMALL, seed=0)) != _digest(generate(SMALL, seed=1))
@@ -39,14 +52,8 @@ def test_shapes_and_classes():
 def test_cells_carry_the_packaged_digits_not_noise():
     """With a black background each cell is exactly the source digit at ink brightness; with photos it still correlates."""
     digits, _ = source_digits()
-    black = replace(SMALL, background=0.0)
-    images, _, sources = generate(black, seed=0)["train"]
-    m, t = black.margin, black.tile
-    for i in range(5):
-        for cell in range(9):
-            r, c = divmod(cell, 3)
-            patch = images[i, 2, m + r * t:m + (r + 1) * t, m + c * t:m + (c + 1) * t] / 255.0
-            np.testing.assert_allclose(patch, black.ink * digits[sources[i, cell]], atol=1 / 255)
+    _assert_cells_are_the_source_digits_on_black(SMALL)
+    m, t = SMALL.margin, SMALL.tile
     images, _, sources = generate(SMALL, seed=0)["train"]
     own, other = [], []
     rng = np.random.default_rng(0)
@@ -112,15 +119,7 @@ TWINS = replace(TASKS["digit_twins"], sizes=(300, 100, 100))
 def test_twins_same_seed_same_bytes_and_cells_carry_the_packaged_digits():
     assert _digest(generate(TWINS, seed=0)) == _digest(generate(TWINS, seed=0))
     assert _digest(generate(TWINS, seed=0)) != _digest(generate(TWINS, seed=1))
-    digits, _ = source_digits()
-    black = replace(TWINS, background=0.0)
-    images, _, sources = generate(black, seed=0)["train"]
-    m, t = black.margin, black.tile
-    for i in range(5):
-        for cell in range(9):
-            r, c = divmod(cell, 3)
-            patch = images[i, 2, m + r * t:m + (r + 1) * t, m + c * t:m + (c + 1) * t] / 255.0
-            np.testing.assert_allclose(patch, black.ink * digits[sources[i, cell]], atol=1 / 255)
+    _assert_cells_are_the_source_digits_on_black(TWINS)
 
 
 def test_twins_label_is_the_class_of_the_one_handwriting_drawn_twice_and_class_counts_leave_four():

@@ -81,15 +81,15 @@ def photo_bands(photos: list[np.ndarray], shares: tuple[float, ...]) -> list[lis
     return [[p[:, :, int(a * p.shape[2]):int(b * p.shape[2])] for p in photos] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
-def twin_cells(labels: np.ndarray, pool: np.ndarray, cells: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
-    """The source digits of one twins image, shuffled over the cells, and its label: one instance of a class twice,
-    three more classes twice as two different instances, a fifth class once (needs cells == 9)."""
+def twin_cells(by_class: list[np.ndarray], cells: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """The source digits of one twins image (from the pool's digits of each class), shuffled over the cells, and its
+    label: one instance of a class twice, three more classes twice as two different instances, a fifth once (cells == 9)."""
     classes = rng.permutation(10)[:5]
-    twin = rng.choice(pool[labels[pool] == classes[0]])
+    twin = rng.choice(by_class[classes[0]])
     picks = [twin, twin]
     for c in classes[1:4]:
-        picks += list(rng.choice(pool[labels[pool] == c], size=2, replace=False))
-    picks.append(rng.choice(pool[labels[pool] == classes[4]]))
+        picks += list(rng.choice(by_class[c], size=2, replace=False))
+    picks.append(rng.choice(by_class[classes[4]]))
     return np.array(picks)[rng.permutation(cells)], int(classes[0])
 
 
@@ -102,9 +102,10 @@ def compose(
     out = np.zeros((n, 3, size, size), dtype=np.uint8)
     targets = np.zeros(n, dtype=np.int64)
     sources = rng.choice(pool, size=(n, cells)) if spec.relation == "lookup" else np.zeros((n, cells), dtype=np.int64)
+    by_class = [pool[labels[pool] == c] for c in range(10)]
     for i in range(n):
         if spec.relation == "twins":
-            sources[i], targets[i] = twin_cells(labels, pool, cells, rng)
+            sources[i], targets[i] = twin_cells(by_class, cells, rng)
         photo = photos[rng.integers(len(photos))]
         y, x = rng.integers(photo.shape[1] - size + 1), rng.integers(photo.shape[2] - size + 1)
         canvas = spec.background * photo[:, y:y + size, x:x + size].copy()
