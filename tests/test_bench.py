@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from archspace.bench import plan as plan_module
 from archspace.bench.plan import all_entries, jobs, random_entries
 from archspace.bench.protocol import make_protocol
 from archspace.bench.store import TableStore
@@ -59,17 +60,20 @@ def test_random_entries_are_seeded_distinct_and_extend(tiny):
     assert all(e.trained.image_size == 32 and e.trained.num_classes == 10 for e in more)
 
 
-def test_jobs_put_the_probe_seeds_first_then_every_entry_once_then_the_noise_seeds(tiny):
-    protocol = make_protocol(tiny, n=4, width_divisor=2, noise_archs=2, seeds=3)
+def test_jobs_put_the_probe_seeds_first_then_the_property_archs_then_the_noise_seeds_then_the_rest(tiny, monkeypatch):
+    monkeypatch.setattr(plan_module, "PROPERTY_ARCHS", 3)
+    protocol = make_protocol(tiny, n=5, width_divisor=2, noise_archs=4, seeds=3)
     entries, _ = all_entries(SearchSpace.from_file(tiny), protocol, SHAPE)
     listed = [(e.source, e.arch_id, s) for e, s in jobs(entries, protocol)]
+    randoms = [e.arch_id for e in entries if e.source == "random"]
     probes = [x for x in listed if x[0].startswith("probe:")]
     assert len(probes) == 6 and listed[:6] == probes
-    once = listed[6 : 6 + len(entries) - 2]
-    assert {x[2] for x in once} == {0} and {x[1] for x in once} == {e.arch_id for e in entries if not e.source.startswith("probe:")}
-    randoms = [e.arch_id for e in entries if e.source == "random"]
-    assert [(x[1], x[2]) for x in listed[-4:]] == [(randoms[0], 1), (randoms[1], 1), (randoms[0], 2), (randoms[1], 2)]
-    assert len(listed) == len(set(listed)) == 6 + 6 + (len(entries) - 4)
+    assert [(x[1], x[2]) for x in listed[6:9]] == [(r, 0) for r in randoms[:3]]
+    assert [(x[1], x[2]) for x in listed[9:15]] == [(r, s) for s in (1, 2) for r in randoms[:3]]
+    rest = listed[15:-2]
+    assert {x[2] for x in rest} == {0} and {x[1] for x in rest} == {e.arch_id for e in entries if not e.source.startswith("probe:")} - set(randoms[:3])
+    assert [(x[1], x[2]) for x in listed[-2:]] == [(randoms[3], 1), (randoms[3], 2)]
+    assert len(listed) == len(set(listed)) == 6 + 4 * 3 + (len(entries) - 2 - 4)
 
 
 def test_probe_pair_is_local_vs_global_at_equal_flops(tiny):

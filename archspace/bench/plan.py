@@ -18,6 +18,7 @@ from archspace.genotype.scale import narrow
 from archspace.genotype.schema import Genotype
 
 PROBE_BASE = "u_dwconv_tiny"  # the skeleton of the local/global probe pair
+PROPERTY_ARCHS = 30  # random architectures a task's spread is measured over (issue 18, property 1)
 
 
 @dataclass(frozen=True)
@@ -114,17 +115,24 @@ def all_entries(space, protocol: TableProtocol, shape: tuple[int, int, int]) -> 
 
 
 def jobs(entries: list[Entry], protocol: TableProtocol) -> Iterator[tuple[Entry, int]]:
-    """(entry, seed) pairs, in the order that makes a partly built table most useful: the probe pair with every seed
-    (the probe gap and a first noise estimate), then every other entry once (a partial table ranks as many
-    architectures as it can), then the noise architectures' other seeds."""
+    """(entry, seed) pairs, in the order that lets a partly built table state its task's properties soonest: the
+    probe pair with every seed (the probe gap, a first noise estimate), the first PROPERTY_ARCHS random
+    architectures once (the spread), the noise architectures' other seeds (the seed noise, the seed-vs-seed
+    ceiling), then every other entry once."""
     probes = [e for e in entries if e.source.startswith("probe:")]
-    noisy = [e for e in entries if e.source == "random"][: protocol.noise_archs]
+    randoms = [e for e in entries if e.source == "random"]
+    first, noisy = randoms[:PROPERTY_ARCHS], randoms[: protocol.noise_archs]
     for entry in probes:
         for seed in range(protocol.seeds):
             yield entry, seed
+    for entry in first:
+        yield entry, 0
+    for seed in range(1, protocol.seeds):
+        for entry in noisy[:PROPERTY_ARCHS]:
+            yield entry, seed
     for entry in entries:
-        if entry not in probes:
+        if entry not in probes and entry not in first:
             yield entry, 0
     for seed in range(1, protocol.seeds):
-        for entry in noisy:
+        for entry in noisy[PROPERTY_ARCHS:]:
             yield entry, seed
