@@ -1,6 +1,6 @@
 """Evaluator quality: every cheap evaluator against a trained-architecture table (`archspace bench build`).
 
-    python benchmarks/evaluator_quality.py                                   # the committed table, proxies + curve@1,2,4
+    python benchmarks/evaluator_quality.py                                   # the digit_twins table, proxies + curve@1,2,4
     python benchmarks/evaluator_quality.py --train-epochs 1 2 4 --train-archs 30   # also short trainings of their own
     python benchmarks/evaluator_quality.py --table DIR --metric val_acc --json out.json
 
@@ -34,7 +34,7 @@ from scipy.stats import kendalltau, spearmanr
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DEFAULT_TABLE = ROOT / "results" / "hybrid_digit_lookup_table"
+DEFAULT_TABLE = ROOT / "results" / "hybrid_digit_twins_table"
 
 
 def archs(rows: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:

@@ -1,6 +1,6 @@
 """Search efficiency on true accuracy: random, TPE, NSGA-II and GP searching a trained-architecture table.
 
-    python benchmarks/search_efficiency.py                          # the committed table, 10 seeds, 30 trials
+    python benchmarks/search_efficiency.py                          # the digit_twins table, 10 seeds, 30 trials
     python benchmarks/search_efficiency.py --table DIR --trials 40 --seeds 10 --budget 2.0G
 
 The table (`archspace bench build`) holds a uniform sample of the space, not every architecture, so a sampler
@@ -87,7 +87,7 @@ def main() -> int:
     from archspace.search.space import SearchSpace
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--table", type=Path, default=ROOT / "results" / "hybrid_digit_lookup_table")
+    p.add_argument("--table", type=Path, default=ROOT / "results" / "hybrid_digit_twins_table")
     p.add_argument("--trials", type=int, default=30)
     p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--budget", default=None, help="FLOPs budget at the target size, e.g. 2G (default: the table's median)")

@@ -1,6 +1,6 @@
-"""The digit-lookup task's three properties, measured on a trained-architecture table, and its sample grid.
+"""The three properties of a trained-architecture table's task (issue 18), measured on the table, and its sample grid.
 
-    python benchmarks/task_properties.py                     # the committed table; writes docs/img/<its task>.png
+    python benchmarks/task_properties.py                     # the digit_twins table; writes docs/img/<its task>.png
     python benchmarks/task_properties.py --table DIR --first 30
 
 Properties (issue 18), over the first `--first` random architectures of the table (its plan order):
@@ -83,7 +83,7 @@ def by_mixer(rows: list[dict], metric: str) -> list[str]:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--table", type=Path, default=ROOT / "results" / "hybrid_digit_lookup_table")
+    p.add_argument("--table", type=Path, default=ROOT / "results" / "hybrid_digit_twins_table")
     p.add_argument("--first", type=int, default=30, help="random architectures the properties are measured over")
     p.add_argument("--metric", choices=["test_acc", "val_acc"], default="test_acc")
     p.add_argument("--grid", type=Path, default=None, help="where the sample grid goes (default docs/img/<task>.png)")

@@ -96,13 +96,13 @@ def test_each_shipped_search_loads_and_its_budgeted_anchors_fit(path):
 def test_the_quickstart_is_multi_objective_under_a_flops_budget_with_a_proxy_offline():
     cfg = load_config(ROOT / "searches" / "quickstart.yaml")
     assert [o.name for o in cfg.objectives] == ["score", "flops"]
-    assert cfg.evaluator["kind"] == "proxy" and cfg.data["name"] == "digit_lookup"
+    assert cfg.evaluator["kind"] == "proxy" and cfg.data["name"] == "digit_twins"
 
 
 def test_the_quickstart_scores_the_networks_the_table_trains():
     """Its evaluator was chosen by its rank correlation with the committed table: same task and proxy width."""
     cfg = load_config(ROOT / "searches" / "quickstart.yaml")
-    table = json.loads((ROOT / "results" / "hybrid_digit_lookup_table" / "protocol.json").read_text())
+    table = json.loads((ROOT / "results" / "hybrid_digit_twins_table" / "protocol.json").read_text())
     assert cfg.data["name"] == table["data"]["name"] and cfg.evaluator["width_divisor"] == table["width_divisor"]
 
 
