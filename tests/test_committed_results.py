@@ -2,12 +2,25 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FOLDERS = sorted(p for p in (ROOT / "results").iterdir() if p.is_dir())
+
+
+def committed_folders() -> list[Path]:
+    """The folders under results/ that git tracks files in: a run in progress in its default folder (results/<name>,
+    ignored by .gitignore) is not a committed result. Outside a git checkout, every folder there."""
+    try:
+        tracked = subprocess.run(["git", "-C", str(ROOT), "ls-files", "results"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return sorted(p for p in (ROOT / "results").iterdir() if p.is_dir())
+    return sorted({ROOT / "results" / line.split("/")[1] for line in tracked.splitlines() if line.count("/") >= 2})
+
+
+FOLDERS = committed_folders()
 TABLES = [p for p in FOLDERS if (p / "protocol.json").is_file()]  # trained-architecture tables (archspace bench build)
 RUNS = [p for p in FOLDERS if p not in TABLES]
 

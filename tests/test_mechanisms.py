@@ -27,7 +27,7 @@ def evaluations(monkeypatch) -> list[str]:
     """Each evaluate_genotype call's genotype name, in order (the evaluation itself is faked)."""
     calls: list[str] = []
 
-    def fake(run, genotype):
+    def fake(run, genotype, seed=None):
         calls.append(genotype.name)
         return {"name": genotype.name, "score": float(len(calls))}
 

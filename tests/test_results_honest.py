@@ -71,7 +71,7 @@ def test_the_hypervolume_reference_depends_on_the_run_alone(tmp_path, monkeypatc
     alone = front_report(run)["hypervolume"]
     far = {"name": "far", "genotype_id": "x", "flops": 9e9, "params": 1e8, "score": -5.0, "reason": "named", "error": None}
     monkeypatch.setattr(pub, "select", lambda run, against: [pub.Candidate("far", None, True, "named with --against")])
-    monkeypatch.setattr(pub, "measured", lambda run, candidates, progress=None: [far])
+    monkeypatch.setattr(pub, "measured", lambda run, candidates, progress=None, workers=1: [far])
     monkeypatch.setattr(pub, "reported", lambda candidates: [])
     compared = front_report(run, ["far"])["hypervolume"]
     assert compared["reference"] == alone["reference"] and compared["value"] == alone["value"]

@@ -21,6 +21,9 @@ def _seeds_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--noise-z", type=float, default=None, metavar="Z",
                    help="the noise margin in combined seed stds: dominated only when the mean score is higher by more than "
                         "Z x sqrt(std_a^2 + std_b^2) (default 2)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="evaluate the published models and seed replicas not cached yet on N worker processes, one core "
+                        "each (default 1: one after the other in this process)")
 
 
 def _bootstrap_arg(p: argparse.ArgumentParser) -> None:
@@ -51,8 +54,8 @@ def _open(path: str):
     return RunDir(path)
 
 
-def _progress(name: str) -> None:
-    print(f"evaluating {name} under the run's protocol (cached in the run afterwards)", file=sys.stderr, flush=True)
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _number(name: str, v) -> str:
@@ -78,7 +81,10 @@ def run_pareto(args: argparse.Namespace) -> int:
 
     from archspace.reporting.front import front_report
 
-    result = front_report(_open(args.run_dir), args.against, _progress, seeds=args.seeds, noise_z=args.noise_z)
+    from archspace.search.evaluate_many import check_workers
+
+    result = front_report(_open(args.run_dir), args.against, _progress, seeds=args.seeds, noise_z=args.noise_z,
+                          workers=check_workers(args.workers))
     if args.json:
         print(json.dumps(result))
         return 0
@@ -134,6 +140,9 @@ def run_analyze(args: argparse.Namespace) -> int:
 def run_report(args: argparse.Namespace) -> int:
     from archspace.reporting.report import write_report
 
-    files = write_report(_open(args.run_dir), args.against or ["zoo"], _progress, n_boot=args.bootstrap, seeds=args.seeds, noise_z=args.noise_z)
+    from archspace.search.evaluate_many import check_workers
+
+    files = write_report(_open(args.run_dir), args.against or ["zoo"], _progress, n_boot=args.bootstrap, seeds=args.seeds,
+                         noise_z=args.noise_z, workers=check_workers(args.workers))
     print("wrote " + ", ".join(files))
     return 0

@@ -28,7 +28,8 @@ def declared_reference(run) -> dict[str, float]:
     return {**declared, **run.config.hypervolume_reference}
 
 
-def front_report(run, against: Sequence[str] = (), progress=None, seeds: int = 1, noise_z: float | None = None) -> dict[str, Any]:
+def front_report(run, against: Sequence[str] = (), progress=None, seeds: int = 1, noise_z: float | None = None,
+                 workers: int = 1) -> dict[str, Any]:
     """The `archspace pareto` object: objectives, counts, front (knee marked), published models measured under the
     run's protocol and as reported, which published models a searched genotype dominates and by how much,
     and the hypervolume with its reference point, which depends on the run alone (its budgets, declared values and
@@ -36,7 +37,8 @@ def front_report(run, against: Sequence[str] = (), progress=None, seeds: int = 1
 
     With `seeds` K > 1 each front point and published model is evaluated at K seeds (archspace.reporting.noise): its
     score's mean and std are stored, and a published model is called dominated only beyond the seed noise
-    (archspace.pareto.dominates_beyond_noise with z = `noise_z`, None: NOISE_Z); else it is "within noise"."""
+    (archspace.pareto.dominates_beyond_noise with z = `noise_z`, None: NOISE_Z); else it is "within noise". Evaluations
+    not cached in the run yet run on `workers` processes (archspace.search.evaluate_many)."""
     from archspace.zoo import zoo_dir
 
     objectives = objectives_from(run.objectives)
@@ -55,7 +57,7 @@ def front_report(run, against: Sequence[str] = (), progress=None, seeds: int = 1
     front = feasible[ranks == 0].sort_values(names[::-1]).reset_index(drop=True)
 
     candidates = pub.select(run, list(against)) if against else []
-    measured = pub.measured(run, candidates, progress) if candidates else []
+    measured = pub.measured(run, candidates, progress, workers) if candidates else []
     measured_ok = [m for m in measured if all(m.get(n) is not None for n in names)]
     pub_points = np.array([[m[n] for n in names] for m in measured_ok], dtype=float).reshape(-1, len(names))
 
@@ -72,7 +74,7 @@ def front_report(run, against: Sequence[str] = (), progress=None, seeds: int = 1
     published_rows = [{"name": m["name"], "genotype_id": m["genotype_id"], "genotype_file": str(zoo_dir() / f"{m['name']}.json"),
                        **{n: m.get(n) for n in ("flops", "params")}, **{n: m[n] for n in names}, "why": m["reason"]} for m in measured_ok]
     if noise.SCORE in names:
-        front_scores, pub_scores = noise.seed_scores(run, front, measured_ok, seeds, progress)
+        front_scores, pub_scores = noise.seed_scores(run, front, measured_ok, seeds, progress, workers)
         for row, scores in zip(front_rows + published_rows, front_scores + pub_scores):
             row.update(noise.stats_fields(scores))
     dominated, within = [], []

@@ -14,9 +14,10 @@ from archspace.pareto import NOISE_Z, UNCHECKED, Objective, noise_verdict, seed_
 SCORE = "score"
 
 
-def seed_scores(run, front: pd.DataFrame, published: list[dict[str, Any]], k: int, progress=None) -> tuple[list[list[float]], list[list[float]]]:
+def seed_scores(run, front: pd.DataFrame, published: list[dict[str, Any]], k: int, progress=None,
+                workers: int = 1) -> tuple[list[list[float]], list[list[float]]]:
     """Scores at seeds cfg.seed .. cfg.seed + k - 1 of each front trial and each published row (the recorded score first;
-    a replica that failed is left out)."""
+    a replica that failed is left out); the replicas not cached yet are evaluated on `workers` processes."""
     from archspace.genotype import load_genotype
     from archspace.search.seeds import replicate
     from archspace.zoo import zoo_genotype
@@ -25,7 +26,7 @@ def seed_scores(run, front: pd.DataFrame, published: list[dict[str, Any]], k: in
         return [[float(s)] for s in front[SCORE]], [[float(m[SCORE])] for m in published]
     models = [(f"trial {int(r['number'])}", load_genotype(run.genotype_path(str(r["genotype_id"])))) for _, r in front.iterrows()]
     models += [(m["name"], zoo_genotype(m["name"])) for m in published]
-    replicas = replicate(run, models, k, progress)
+    replicas = replicate(run, models, k, progress, workers)
     firsts = [float(s) for s in front[SCORE]] + [float(m[SCORE]) for m in published]
     scores = [[first] + [float(r[SCORE]) for r in rows if r.get(SCORE) is not None] for first, rows in zip(firsts, replicas)]
     return scores[:len(front)], scores[len(front):]

@@ -63,13 +63,13 @@ def run_budgets(run) -> dict[str, float]:
     return dict(run.config.budgets.items())
 
 
-def measured(run, candidates: list[Candidate], progress=None) -> list[dict[str, Any]]:
+def measured(run, candidates: list[Candidate], progress=None, workers: int = 1) -> list[dict[str, Any]]:
     """Each included candidate as the search layer measured it under the run's protocol (archspace.search.published:
-    evaluated once per protocol, cached in the run)."""
+    evaluated once per protocol, on `workers` processes, cached in the run)."""
     from archspace.search.published import measure
 
     included = [c for c in candidates if c.included]
-    rows = measure(run, [(c.name, c.genotype) for c in included], progress)
+    rows = measure(run, [(c.name, c.genotype) for c in included], progress, workers)
     return [{"name": c.name, "genotype_id": c.genotype.id, "reason": c.reason, **row} for c, row in zip(included, rows)]
 
 

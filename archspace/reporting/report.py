@@ -170,15 +170,15 @@ def _analysis_blocks(analysis, files: Sequence[str]) -> list[Block]:
 
 
 def write_report(run, against: Sequence[str] = ("zoo",), progress=None, n_boot: int | None = None, seeds: int = 1,
-                 noise_z: float | None = None) -> list[str]:
-    """Compute the front (with the published models, at `seeds` seeds; see front_report) and the analysis, and write
-    report.md and report.html."""
+                 noise_z: float | None = None, workers: int = 1) -> list[str]:
+    """Compute the front (with the published models, at `seeds` seeds, evaluated on `workers` processes; see
+    front_report) and the analysis, and write report.md and report.html."""
     from archspace.reporting.analyze import analyze_run
     from archspace.errors import ArchspaceError
     from archspace.pareto import run_config
     from archspace.reporting.front import front_report
 
-    front = front_report(run, against, progress, seeds=seeds, noise_z=noise_z)
+    front = front_report(run, against, progress, seeds=seeds, noise_z=noise_z, workers=workers)
     blocks = _config_blocks(run, run_config(run)) + _trial_blocks(run, front) + _front_blocks(front) + _published_blocks(front)
     try:
         analysis, files = analyze_run(run, n_boot=n_boot)

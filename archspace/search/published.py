@@ -100,25 +100,29 @@ def protocol_key(run: RunDir) -> str:
     return hashlib.sha256(json.dumps(protocol, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def measure(run: RunDir, models: list[tuple[str, Any]], progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
-    """Rows of (name, genotype) models under the run's protocol, each evaluated once per protocol (cached in the run).
-    A model that cannot be evaluated gets a row with its one-line `error`."""
+def _current(hit: dict[str, Any] | None, genotype_id: str, built: str | None, key: str) -> bool:
+    """Whether a cached row is of this genotype, built into this network, under this protocol."""
+    return bool(hit) and (hit.get("genotype_id"), hit.get("built_id"), hit.get("protocol")) == (genotype_id, built, key)
+
+
+def measure(run: RunDir, models: list[tuple[str, Any]], progress: Callable[[str], None] | None = None,
+            workers: int = 1) -> list[dict[str, Any]]:
+    """Rows of (name, genotype) models under the run's protocol, each evaluated once per protocol (cached in the run,
+    each as it finishes), those not cached on `workers` processes. A model that cannot be evaluated gets a row with
+    its one-line `error`."""
+    from archspace.search.evaluate_many import Evaluation, evaluate_many
+
     path = run.path / CACHE_FILE
     try:
         cache = json.loads(path.read_text()) if path.is_file() else {}
     except json.JSONDecodeError:
         cache = {}
-    key, rows = protocol_key(run), []
-    for name, genotype in models:
-        hit, built = cache.get(name), built_or_none(run, genotype)
-        if not hit or (hit.get("genotype_id"), hit.get("built_id"), hit.get("protocol")) != (genotype.id, built, key):
-            if progress:
-                progress(name)
-            try:
-                result = evaluate_genotype(run, genotype)
-            except ArchspaceError as err:
-                result = {"error": str(err)}
-            hit = cache[name] = {"genotype_id": genotype.id, "built_id": built, "protocol": key, "result": result}
-            run.write_json(CACHE_FILE, cache)
-        rows.append(hit["result"])
-    return rows
+    key = protocol_key(run)
+    built = [built_or_none(run, genotype) for _, genotype in models]
+    stale = [i for i, (name, genotype) in enumerate(models) if not _current(cache.get(name), genotype.id, built[i], key)]
+    todo = [Evaluation(models[i][0], models[i][1]) for i in stale]
+    for j, result in evaluate_many(run, todo, workers, progress):
+        name, genotype = models[stale[j]]
+        cache[name] = {"genotype_id": genotype.id, "built_id": built[stale[j]], "protocol": key, "result": result}
+        run.write_json(CACHE_FILE, cache)
+    return [cache[name]["result"] for name, _ in models]

@@ -26,31 +26,30 @@ def replica_seeds(run: RunDir, k: int) -> list[int]:
     return [run.config.seed + i for i in range(1, k)]
 
 
-def replicate(run: RunDir, models: list[tuple[str, Any]], k: int,
-              progress: Callable[[str], None] | None = None) -> list[list[dict[str, Any]]]:
+def replicate(run: RunDir, models: list[tuple[str, Any]], k: int, progress: Callable[[str], None] | None = None,
+              workers: int = 1) -> list[list[dict[str, Any]]]:
     """For each (label, genotype): its rows at replicas 1 .. k-1 (each with its `seed`), evaluated once per protocol
-    and seed and cached in the run. A replica that cannot be evaluated gets a row with its one-line `error`."""
+    and seed and cached in the run as each finishes, those not cached on `workers` processes. A replica that cannot
+    be evaluated gets a row with its one-line `error`."""
+    from archspace.search.evaluate_many import Evaluation, evaluate_many
+
     seeds = replica_seeds(run, k)
     path = run.path / CACHE_FILE
     try:
         cache = json.loads(path.read_text()) if path.is_file() else {}
     except json.JSONDecodeError:
         cache = {}
-    protocol, out = published.protocol_key(run), []
-    for label, genotype in models:
-        entry = cache.setdefault(genotype.id, {})
-        built, rows = published.built_or_none(run, genotype), []
-        for seed in seeds:
-            key = f"{protocol}:{built}:{seed}"
-            if key not in entry:
-                if progress:
-                    progress(f"{label} at seed {seed}")
-                try:
-                    result = published.evaluate_genotype(run, genotype, seed=seed)
-                except ArchspaceError as err:
-                    result = {"error": str(err)}
-                entry[key] = result
-                run.write_json(CACHE_FILE, cache)
-            rows.append({**entry[key], "seed": seed})
-        out.append(rows)
-    return out
+    protocol = published.protocol_key(run)
+    keys = [[f"{protocol}:{published.built_or_none(run, genotype)}:{seed}" for seed in seeds] for _, genotype in models]
+    missing, seen = [], set()
+    for m, (_, genotype) in enumerate(models):
+        for s in range(len(seeds)):
+            if keys[m][s] not in cache.get(genotype.id, {}) and (genotype.id, keys[m][s]) not in seen:  # once per genotype
+                seen.add((genotype.id, keys[m][s]))
+                missing.append((m, s))
+    todo = [Evaluation(f"{models[m][0]} at seed {seeds[s]}", models[m][1], seeds[s]) for m, s in missing]
+    for j, result in evaluate_many(run, todo, workers, progress):
+        m, s = missing[j]
+        cache.setdefault(models[m][1].id, {})[keys[m][s]] = result
+        run.write_json(CACHE_FILE, cache)
+    return [[{**cache[genotype.id][key], "seed": seed} for key, seed in zip(keys[m], seeds)] for m, (_, genotype) in enumerate(models)]

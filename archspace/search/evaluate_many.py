@@ -1,0 +1,110 @@
+"""Several genotypes evaluated under a run's protocol, in this process or on worker processes (one core each).
+
+The published models and seed replicas that `archspace report` / `archspace pareto` measure (archspace.search.published,
+archspace.search.seeds) go through `evaluate_many`: with `workers` 1 one after the other here; with N > 1 on N spawned
+processes, each training with one torch thread (as the search's workers and `bench build` do), yielding each result as
+it finishes so the caller caches it at once and a killed report resumes with what it had.
+"""
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from multiprocessing import get_context
+from typing import Any, Callable, Iterator
+
+from archspace.errors import ArchspaceError
+
+WORKER_THREADS = 1  # torch threads per worker process: --workers N uses N cores
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One genotype to evaluate under the run's protocol: a label for progress lines, and the seed (None: the run's)."""
+
+    label: str
+    genotype: Any
+    seed: int | None = None
+
+
+def check_workers(workers: int) -> int:
+    """`workers` as this machine can run it (capped at its cores, said on stderr); one line for a count below 1."""
+    import sys
+
+    from archspace.search.limits import usable_workers
+
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ArchspaceError(f"--workers: must be 1 or more, got {workers}")
+    usable, capped = usable_workers(workers)
+    if capped:
+        print(f"archspace: {capped}", file=sys.stderr, flush=True)
+    return usable
+
+
+def evaluate_safely(run, genotype, seed: int | None) -> dict[str, Any]:
+    """published.evaluate_genotype, with an evaluation that cannot be made as a row holding its one-line `error`."""
+    from archspace.search.published import evaluate_genotype
+
+    try:
+        return evaluate_genotype(run, genotype, seed=seed)
+    except ArchspaceError as err:
+        return {"error": str(err)}
+
+
+def _in_worker(run_path: str, genotype_json: str, seed: int | None) -> dict[str, Any]:
+    import json
+
+    import torch
+
+    from archspace.genotype.io import genotype_from_dict
+    from archspace.search.rundir import RunDir
+
+    torch.set_num_threads(WORKER_THREADS)
+    return evaluate_safely(RunDir(run_path), genotype_from_dict(json.loads(genotype_json)), seed)
+
+
+def evaluate_many(run, todo: list[Evaluation], workers: int = 1,
+                  progress: Callable[[str], None] | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(index into `todo`, result row) for each evaluation, in the order they finish; `progress` gets a line as each
+    evaluation starts and one with its score and seconds as it ends."""
+    from archspace.bench.job import watch_parent
+    from archspace.genotype.io import canonical_json
+
+    def started(i: int) -> float:
+        if progress:
+            progress(f"evaluating {todo[i].label} under the run's protocol")
+        return time.perf_counter()
+
+    def ended(i: int, t0: float, result: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if progress:
+            outcome = f"error: {result['error']}" if "error" in result else f"score {result.get('score')}"
+            progress(f"{todo[i].label}: {outcome} after {time.perf_counter() - t0:.0f} s (cached in the run)")
+        return i, result
+
+    if workers == 1 or len(todo) <= 1:
+        for i, item in enumerate(todo):
+            t0 = started(i)
+            yield ended(i, t0, evaluate_safely(run, item.genotype, item.seed))
+        return
+    run_path = str(run.path)
+    with ProcessPoolExecutor(min(workers, len(todo)), mp_context=get_context("spawn"), initializer=watch_parent,
+                             initargs=(os.getpid(),)) as pool:
+        pending = iter(range(len(todo)))
+        running: dict[Any, tuple[int, float]] = {}
+
+        def submit(k: int) -> None:
+            for i in pending:
+                t0 = started(i)
+                running[pool.submit(_in_worker, run_path, canonical_json(todo[i].genotype), todo[i].seed)] = (i, t0)
+                k -= 1
+                if k == 0:
+                    return
+
+        submit(min(workers, len(todo)))
+        while running:
+            finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in finished:
+                i, t0 = running.pop(future)
+                yield ended(i, t0, future.result())
+                submit(1)
