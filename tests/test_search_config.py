@@ -99,6 +99,16 @@ def test_the_quickstart_is_multi_objective_under_a_flops_budget_with_a_proxy_off
     assert cfg.evaluator["kind"] == "proxy" and cfg.data["name"] == "digit_twins"
 
 
+def test_the_twins_search_trains_each_candidate_as_the_twins_table_does():
+    """Its scores are read as table-protocol accuracies (results/hybrid_1.8g_twins_train): every training setting, the
+    width divisor and the task are the table's."""
+    cfg = load_config(ROOT / "searches" / "hybrid_1.8g_twins.yaml")
+    table = json.loads((ROOT / "results" / "hybrid_digit_twins_table" / "protocol.json").read_text())
+    assert cfg.evaluator["kind"] == "train" and cfg.evaluator["width_divisor"] == table["width_divisor"]
+    assert {k: cfg.evaluator[k] for k in table["train"]} == table["train"]
+    assert (cfg.data["name"], cfg.data["image_size"]) == (table["data"]["name"], table["data"]["image_size"])
+
+
 def test_the_quickstart_scores_the_networks_the_table_trains():
     """Its evaluator was chosen by its rank correlation with the committed table: same task and proxy width."""
     cfg = load_config(ROOT / "searches" / "quickstart.yaml")
