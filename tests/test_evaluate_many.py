@@ -87,3 +87,25 @@ def test_two_workers_give_the_rows_one_process_gives(tiny_run, tmp_path, capsys)
     # everything is cached now: a third call with workers evaluates nothing
     assert main(["pareto", str(two), "--against", PUBLISHED, "--seeds", "3", "--workers", "2", "--json"]) == 0
     assert "evaluating" not in capsys.readouterr().err
+
+
+def test_a_report_evaluates_model_by_model_with_each_models_seeds_together(tiny_run, monkeypatch):
+    """One pool for the published rows and every replica, a model's seeds side by side (a long published model no longer
+    runs its last seeds alone after the others); what is cached is not evaluated again."""
+    from archspace.search import seeds
+
+    calls = []
+    monkeypatch.setattr(published, "evaluate_genotype", lambda run, genotype, seed=None: calls.append((genotype.name, seed)) or {"score": 0.5})
+    run = RunDir(tiny_run)
+    for f in ("published.json", "seeds.json"):
+        (tiny_run / f).unlink(missing_ok=True)
+    models = [(PUBLISHED, zoo_genotype(PUBLISHED)), ("u_swin_micro", zoo_genotype("u_swin_micro"))]
+    front = [("trial 0", zoo_genotype("u_halonet_micro"))]
+    seeds.evaluate_missing(run, models, front, 3, 1)
+    assert calls == [(PUBLISHED, None), (PUBLISHED, 1), (PUBLISHED, 2), ("u_swin_micro", None), ("u_swin_micro", 1),
+                     ("u_swin_micro", 2), ("u_halonet_micro", 1), ("u_halonet_micro", 2)]
+    calls.clear()
+    assert published.measure(run, models) == [{"score": 0.5}] * 2 and len(seeds.replicate(run, models + front, 3)[2]) == 2
+    assert calls == []
+    for f in ("published.json", "seeds.json"):
+        (tiny_run / f).unlink(missing_ok=True)

@@ -57,6 +57,10 @@ def front_report(run, against: Sequence[str] = (), progress=None, seeds: int = 1
     front = feasible[ranks == 0].sort_values(names[::-1]).reset_index(drop=True)
 
     candidates = pub.select(run, list(against)) if against else []
+    if seeds > 1 and noise.SCORE in names:  # every evaluation the report needs, in one pool
+        from archspace.search.seeds import evaluate_missing
+
+        evaluate_missing(run, [(c.name, c.genotype) for c in candidates if c.included], noise.front_models(run, front), seeds, workers, progress)
     measured = pub.measured(run, candidates, progress, workers) if candidates else []
     measured_ok = [m for m in measured if all(m.get(n) is not None for n in names)]
     pub_points = np.array([[m[n] for n in names] for m in measured_ok], dtype=float).reshape(-1, len(names))

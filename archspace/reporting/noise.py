@@ -18,18 +18,23 @@ def seed_scores(run, front: pd.DataFrame, published: list[dict[str, Any]], k: in
                 workers: int = 1) -> tuple[list[list[float]], list[list[float]]]:
     """Scores at seeds cfg.seed .. cfg.seed + k - 1 of each front trial and each published row (the recorded score first;
     a replica that failed is left out); the replicas not cached yet are evaluated on `workers` processes."""
-    from archspace.genotype import load_genotype
     from archspace.search.seeds import replicate
     from archspace.zoo import zoo_genotype
 
     if k == 1:
         return [[float(s)] for s in front[SCORE]], [[float(m[SCORE])] for m in published]
-    models = [(f"trial {int(r['number'])}", load_genotype(run.genotype_path(str(r["genotype_id"])))) for _, r in front.iterrows()]
-    models += [(m["name"], zoo_genotype(m["name"])) for m in published]
+    models = front_models(run, front) + [(m["name"], zoo_genotype(m["name"])) for m in published]
     replicas = replicate(run, models, k, progress, workers)
     firsts = [float(s) for s in front[SCORE]] + [float(m[SCORE]) for m in published]
     scores = [[first] + [float(r[SCORE]) for r in rows if r.get(SCORE) is not None] for first, rows in zip(firsts, replicas)]
     return scores[:len(front)], scores[len(front):]
+
+
+def front_models(run, front: pd.DataFrame) -> list[tuple[str, Any]]:
+    """(label, genotype) of each front trial, as its seed replicas are labelled."""
+    from archspace.genotype import load_genotype
+
+    return [(f"trial {int(r['number'])}", load_genotype(run.genotype_path(str(r["genotype_id"])))) for _, r in front.iterrows()]
 
 
 def stats_fields(scores: list[float]) -> dict[str, Any]:

@@ -105,6 +105,27 @@ def _current(hit: dict[str, Any] | None, genotype_id: str, built: str | None, ke
     return bool(hit) and (hit.get("genotype_id"), hit.get("built_id"), hit.get("protocol")) == (genotype_id, built, key)
 
 
+def _cache(run: RunDir) -> dict[str, Any]:
+    path = run.path / CACHE_FILE
+    try:
+        return json.loads(path.read_text()) if path.is_file() else {}
+    except json.JSONDecodeError:
+        return {}
+
+
+def pending(run: RunDir, models: list[tuple[str, Any]]) -> list[int]:
+    """The indices of the (name, genotype) models with no row cached under the run's protocol for the network built."""
+    cache, key = _cache(run), protocol_key(run)
+    return [i for i, (name, genotype) in enumerate(models) if not _current(cache.get(name), genotype.id, built_or_none(run, genotype), key)]
+
+
+def store(run: RunDir, name: str, genotype, result: dict[str, Any]) -> None:
+    """Cache one model's row in RUN/published.json under its name, genotype, built network and the run's protocol."""
+    cache = _cache(run)
+    cache[name] = {"genotype_id": genotype.id, "built_id": built_or_none(run, genotype), "protocol": protocol_key(run), "result": result}
+    run.write_json(CACHE_FILE, cache)
+
+
 def measure(run: RunDir, models: list[tuple[str, Any]], progress: Callable[[str], None] | None = None,
             workers: int = 1) -> list[dict[str, Any]]:
     """Rows of (name, genotype) models under the run's protocol, each evaluated once per protocol (cached in the run,
@@ -112,17 +133,8 @@ def measure(run: RunDir, models: list[tuple[str, Any]], progress: Callable[[str]
     its one-line `error`."""
     from archspace.search.evaluate_many import Evaluation, evaluate_many
 
-    path = run.path / CACHE_FILE
-    try:
-        cache = json.loads(path.read_text()) if path.is_file() else {}
-    except json.JSONDecodeError:
-        cache = {}
-    key = protocol_key(run)
-    built = [built_or_none(run, genotype) for _, genotype in models]
-    stale = [i for i, (name, genotype) in enumerate(models) if not _current(cache.get(name), genotype.id, built[i], key)]
-    todo = [Evaluation(models[i][0], models[i][1]) for i in stale]
-    for j, result in evaluate_many(run, todo, workers, progress):
-        name, genotype = models[stale[j]]
-        cache[name] = {"genotype_id": genotype.id, "built_id": built[stale[j]], "protocol": key, "result": result}
-        run.write_json(CACHE_FILE, cache)
+    todo = pending(run, models)
+    for j, result in evaluate_many(run, [Evaluation(*models[i]) for i in todo], workers, progress):
+        store(run, *models[todo[j]], result)
+    cache = _cache(run)
     return [cache[name]["result"] for name, _ in models]

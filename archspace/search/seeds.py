@@ -10,6 +10,7 @@ row made under another protocol, or for another network, is never reused.
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any, Callable
 
 from archspace.errors import ArchspaceError
@@ -26,6 +27,37 @@ def replica_seeds(run: RunDir, k: int) -> list[int]:
     return [run.config.seed + i for i in range(1, k)]
 
 
+def _cache(run: RunDir) -> dict[str, Any]:
+    path = run.path / CACHE_FILE
+    try:
+        return json.loads(path.read_text()) if path.is_file() else {}
+    except json.JSONDecodeError:
+        return {}
+
+
+def _key(run: RunDir, genotype, seed: int) -> str:
+    return f"{published.protocol_key(run)}:{published.built_or_none(run, genotype)}:{seed}"
+
+
+def pending(run: RunDir, models: list[tuple[str, Any]], k: int) -> list[tuple[int, int]]:
+    """(model index, seed) of the replicas 1 .. k-1 not cached yet, each genotype's once."""
+    cache, out, seen = _cache(run), [], set()
+    for m, (_, genotype) in enumerate(models):
+        for seed in replica_seeds(run, k):
+            key = _key(run, genotype, seed)
+            if key not in cache.get(genotype.id, {}) and (genotype.id, key) not in seen:
+                seen.add((genotype.id, key))
+                out.append((m, seed))
+    return out
+
+
+def store(run: RunDir, genotype, seed: int, result: dict[str, Any]) -> None:
+    """Cache one replica in RUN/seeds.json under its genotype, the run's protocol, the network built and the seed."""
+    cache = _cache(run)
+    cache.setdefault(genotype.id, {})[_key(run, genotype, seed)] = result
+    run.write_json(CACHE_FILE, cache)
+
+
 def replicate(run: RunDir, models: list[tuple[str, Any]], k: int, progress: Callable[[str], None] | None = None,
               workers: int = 1) -> list[list[dict[str, Any]]]:
     """For each (label, genotype): its rows at replicas 1 .. k-1 (each with its `seed`), evaluated once per protocol
@@ -33,23 +65,28 @@ def replicate(run: RunDir, models: list[tuple[str, Any]], k: int, progress: Call
     be evaluated gets a row with its one-line `error`."""
     from archspace.search.evaluate_many import Evaluation, evaluate_many
 
-    seeds = replica_seeds(run, k)
-    path = run.path / CACHE_FILE
-    try:
-        cache = json.loads(path.read_text()) if path.is_file() else {}
-    except json.JSONDecodeError:
-        cache = {}
-    protocol = published.protocol_key(run)
-    keys = [[f"{protocol}:{published.built_or_none(run, genotype)}:{seed}" for seed in seeds] for _, genotype in models]
-    missing, seen = [], set()
-    for m, (_, genotype) in enumerate(models):
-        for s in range(len(seeds)):
-            if keys[m][s] not in cache.get(genotype.id, {}) and (genotype.id, keys[m][s]) not in seen:  # once per genotype
-                seen.add((genotype.id, keys[m][s]))
-                missing.append((m, s))
-    todo = [Evaluation(f"{models[m][0]} at seed {seeds[s]}", models[m][1], seeds[s]) for m, s in missing]
-    for j, result in evaluate_many(run, todo, workers, progress):
-        m, s = missing[j]
-        cache.setdefault(models[m][1].id, {})[keys[m][s]] = result
-        run.write_json(CACHE_FILE, cache)
-    return [[{**cache[genotype.id][key], "seed": seed} for key, seed in zip(keys[m], seeds)] for m, (_, genotype) in enumerate(models)]
+    todo = pending(run, models, k)
+    jobs = [Evaluation(f"{models[m][0]} at seed {seed}", models[m][1], seed) for m, seed in todo]
+    for j, result in evaluate_many(run, jobs, workers, progress):
+        m, seed = todo[j]
+        store(run, models[m][1], seed, result)
+    cache = _cache(run)
+    return [[{**cache[genotype.id][_key(run, genotype, seed)], "seed": seed} for seed in replica_seeds(run, k)] for _, genotype in models]
+
+
+def evaluate_missing(run: RunDir, published_models: list[tuple[str, Any]], front_models: list[tuple[str, Any]], k: int,
+                     workers: int, progress: Callable[[str], None] | None = None) -> None:
+    """What `published.measure(published_models)` and `replicate(published_models + front_models, k)` would evaluate,
+    in one pool of `workers` processes, model by model with each model's seeds together (so a long model's seeds run
+    side by side instead of leaving one worker alone with the last of them); each row is cached as it finishes."""
+    from archspace.search.evaluate_many import Evaluation, evaluate_many
+
+    models = published_models + front_models
+    stale, replicas = set(published.pending(run, published_models)), pending(run, models, k)
+    jobs: list[tuple[Evaluation, Callable[[dict[str, Any]], None]]] = []
+    for m, (label, genotype) in enumerate(models):
+        if m in stale:
+            jobs.append((Evaluation(label, genotype), partial(published.store, run, label, genotype)))
+        jobs += [(Evaluation(f"{label} at seed {seed}", genotype, seed), partial(store, run, genotype, seed)) for mm, seed in replicas if mm == m]
+    for j, result in evaluate_many(run, [e for e, _ in jobs], workers, progress):
+        jobs[j][1](result)
