@@ -105,23 +105,15 @@ def _current(hit: dict[str, Any] | None, genotype_id: str, built: str | None, ke
     return bool(hit) and (hit.get("genotype_id"), hit.get("built_id"), hit.get("protocol")) == (genotype_id, built, key)
 
 
-def _cache(run: RunDir) -> dict[str, Any]:
-    path = run.path / CACHE_FILE
-    try:
-        return json.loads(path.read_text()) if path.is_file() else {}
-    except json.JSONDecodeError:
-        return {}
-
-
 def pending(run: RunDir, models: list[tuple[str, Any]]) -> list[int]:
     """The indices of the (name, genotype) models with no row cached under the run's protocol for the network built."""
-    cache, key = _cache(run), protocol_key(run)
+    cache, key = run.read_cache(CACHE_FILE), protocol_key(run)
     return [i for i, (name, genotype) in enumerate(models) if not _current(cache.get(name), genotype.id, built_or_none(run, genotype), key)]
 
 
 def store(run: RunDir, name: str, genotype, result: dict[str, Any]) -> None:
     """Cache one model's row in RUN/published.json under its name, genotype, built network and the run's protocol."""
-    cache = _cache(run)
+    cache = run.read_cache(CACHE_FILE)
     cache[name] = {"genotype_id": genotype.id, "built_id": built_or_none(run, genotype), "protocol": protocol_key(run), "result": result}
     run.write_json(CACHE_FILE, cache)
 
@@ -136,5 +128,5 @@ def measure(run: RunDir, models: list[tuple[str, Any]], progress: Callable[[str]
     todo = pending(run, models)
     for j, result in evaluate_many(run, [Evaluation(*models[i]) for i in todo], workers, progress):
         store(run, *models[todo[j]], result)
-    cache = _cache(run)
+    cache = run.read_cache(CACHE_FILE)
     return [cache[name]["result"] for name, _ in models]

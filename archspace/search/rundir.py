@@ -111,6 +111,13 @@ class RunDir:
     def write_json(self, relpath: str, data: Any) -> Path:
         return self.write_text(relpath, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
+    def read_cache(self, relpath: str) -> dict[str, Any]:
+        """A JSON cache in the run ({} when absent or unreadable: its rows are then evaluated again)."""
+        try:
+            return json.loads((self.path / relpath).read_text()) if (self.path / relpath).is_file() else {}
+        except json.JSONDecodeError:
+            return {}
+
 
 class JournalFile:
     """The embedded storage: Optuna's JournalFileBackend, without an fsync per append.

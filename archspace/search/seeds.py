@@ -9,7 +9,6 @@ row made under another protocol, or for another network, is never reused.
 """
 from __future__ import annotations
 
-import json
 from functools import partial
 from typing import Any, Callable
 
@@ -27,21 +26,13 @@ def replica_seeds(run: RunDir, k: int) -> list[int]:
     return [run.config.seed + i for i in range(1, k)]
 
 
-def _cache(run: RunDir) -> dict[str, Any]:
-    path = run.path / CACHE_FILE
-    try:
-        return json.loads(path.read_text()) if path.is_file() else {}
-    except json.JSONDecodeError:
-        return {}
-
-
 def _key(run: RunDir, genotype, seed: int) -> str:
     return f"{published.protocol_key(run)}:{published.built_or_none(run, genotype)}:{seed}"
 
 
 def pending(run: RunDir, models: list[tuple[str, Any]], k: int) -> list[tuple[int, int]]:
     """(model index, seed) of the replicas 1 .. k-1 not cached yet, each genotype's once."""
-    cache, out, seen = _cache(run), [], set()
+    cache, out, seen = run.read_cache(CACHE_FILE), [], set()
     for m, (_, genotype) in enumerate(models):
         for seed in replica_seeds(run, k):
             key = _key(run, genotype, seed)
@@ -53,7 +44,7 @@ def pending(run: RunDir, models: list[tuple[str, Any]], k: int) -> list[tuple[in
 
 def store(run: RunDir, genotype, seed: int, result: dict[str, Any]) -> None:
     """Cache one replica in RUN/seeds.json under its genotype, the run's protocol, the network built and the seed."""
-    cache = _cache(run)
+    cache = run.read_cache(CACHE_FILE)
     cache.setdefault(genotype.id, {})[_key(run, genotype, seed)] = result
     run.write_json(CACHE_FILE, cache)
 
@@ -70,7 +61,7 @@ def replicate(run: RunDir, models: list[tuple[str, Any]], k: int, progress: Call
     for j, result in evaluate_many(run, jobs, workers, progress):
         m, seed = todo[j]
         store(run, models[m][1], seed, result)
-    cache = _cache(run)
+    cache = run.read_cache(CACHE_FILE)
     return [[{**cache[genotype.id][_key(run, genotype, seed)], "seed": seed} for seed in replica_seeds(run, k)] for _, genotype in models]
 
 
