@@ -49,7 +49,7 @@ def test_in_process_evaluations_come_in_order_with_a_line_as_each_starts_and_end
     monkeypatch.setattr(published, "evaluate_genotype", lambda run, genotype, seed=None: {"score": 0.25 + (seed or 0)})
     lines: list[str] = []
     g = zoo_genotype(PUBLISHED)
-    out = list(evaluate_many(RunDir(tiny_run), [Evaluation("a", g), Evaluation("b", g, 2)], 1, lines.append))
+    out = list(evaluate_many(published.evaluate_genotype, RunDir(tiny_run), [Evaluation("a", g), Evaluation("b", g, 2)], 1, lines.append))
     assert out == [(0, {"score": 0.25}), (1, {"score": 2.25})]
     assert lines[0] == "evaluating a under the run's protocol" and lines[1].startswith("a: score 0.25 after ")
     assert lines[3].startswith("b: score 2.25 after ") and lines[3].endswith("s (cached in the run)")
@@ -60,7 +60,7 @@ def test_an_evaluation_that_cannot_be_made_is_a_row_with_its_error(tiny_run, mon
         raise ArchspaceError("data: no such task")
 
     monkeypatch.setattr(published, "evaluate_genotype", refuse)
-    assert list(evaluate_many(RunDir(tiny_run), [Evaluation("a", zoo_genotype(PUBLISHED))])) == [(0, {"error": "data: no such task"})]
+    assert list(evaluate_many(published.evaluate_genotype, RunDir(tiny_run), [Evaluation("a", zoo_genotype(PUBLISHED))])) == [(0, {"error": "data: no such task"})]
 
 
 @pytest.mark.slow

@@ -42,17 +42,18 @@ def check_workers(workers: int) -> int:
     return usable
 
 
-def evaluate_safely(run, genotype, seed: int | None) -> dict[str, Any]:
-    """published.evaluate_genotype, with an evaluation that cannot be made as a row holding its one-line `error`."""
-    from archspace.search.published import evaluate_genotype
+Evaluate = Callable[..., dict[str, Any]]  # (run, genotype, seed=...) -> row: archspace.search.published.evaluate_genotype
 
+
+def evaluate_safely(evaluate: Evaluate, run, genotype, seed: int | None) -> dict[str, Any]:
+    """`evaluate`, with an evaluation that cannot be made as a row holding its one-line `error`."""
     try:
-        return evaluate_genotype(run, genotype, seed=seed)
+        return evaluate(run, genotype, seed=seed)
     except ArchspaceError as err:
         return {"error": str(err)}
 
 
-def _in_worker(run_path: str, genotype_json: str, seed: int | None) -> dict[str, Any]:
+def _in_worker(evaluate: Evaluate, run_path: str, genotype_json: str, seed: int | None) -> dict[str, Any]:
     import json
 
     import torch
@@ -61,13 +62,14 @@ def _in_worker(run_path: str, genotype_json: str, seed: int | None) -> dict[str,
     from archspace.search.rundir import RunDir
 
     torch.set_num_threads(WORKER_THREADS)
-    return evaluate_safely(RunDir(run_path), genotype_from_dict(json.loads(genotype_json)), seed)
+    return evaluate_safely(evaluate, RunDir(run_path), genotype_from_dict(json.loads(genotype_json)), seed)
 
 
-def evaluate_many(run, todo: list[Evaluation], workers: int = 1,
+def evaluate_many(evaluate: Evaluate, run, todo: list[Evaluation], workers: int = 1,
                   progress: Callable[[str], None] | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(index into `todo`, result row) for each evaluation, in the order they finish; `progress` gets a line as each
-    evaluation starts and one with its score and seconds as it ends."""
+    """(index into `todo`, `evaluate`'s row) for each evaluation, in the order they finish (`evaluate` is a module-level
+    function, so workers import it by name); `progress` gets a line as each evaluation starts and one with its score
+    and seconds as it ends."""
     from archspace.bench.job import watch_parent
     from archspace.genotype.io import canonical_json
 
@@ -85,7 +87,7 @@ def evaluate_many(run, todo: list[Evaluation], workers: int = 1,
     if workers == 1 or len(todo) <= 1:
         for i, item in enumerate(todo):
             t0 = started(i)
-            yield ended(i, t0, evaluate_safely(run, item.genotype, item.seed))
+            yield ended(i, t0, evaluate_safely(evaluate, run, item.genotype, item.seed))
         return
     run_path = str(run.path)
     with ProcessPoolExecutor(min(workers, len(todo)), mp_context=get_context("spawn"), initializer=watch_parent,
@@ -96,7 +98,7 @@ def evaluate_many(run, todo: list[Evaluation], workers: int = 1,
         def submit(k: int) -> None:
             for i in pending:
                 t0 = started(i)
-                running[pool.submit(_in_worker, run_path, canonical_json(todo[i].genotype), todo[i].seed)] = (i, t0)
+                running[pool.submit(_in_worker, evaluate, run_path, canonical_json(todo[i].genotype), todo[i].seed)] = (i, t0)
                 k -= 1
                 if k == 0:
                     return

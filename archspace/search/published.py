@@ -126,7 +126,7 @@ def measure(run: RunDir, models: list[tuple[str, Any]], progress: Callable[[str]
     from archspace.search.evaluate_many import Evaluation, evaluate_many
 
     todo = pending(run, models)
-    for j, result in evaluate_many(run, [Evaluation(*models[i]) for i in todo], workers, progress):
+    for j, result in evaluate_many(evaluate_genotype, run, [Evaluation(*models[i]) for i in todo], workers, progress):
         store(run, *models[todo[j]], result)
     cache = run.read_cache(CACHE_FILE)
     return [cache[name]["result"] for name, _ in models]

@@ -58,7 +58,7 @@ def replicate(run: RunDir, models: list[tuple[str, Any]], k: int, progress: Call
 
     todo = pending(run, models, k)
     jobs = [Evaluation(f"{models[m][0]} at seed {seed}", models[m][1], seed) for m, seed in todo]
-    for j, result in evaluate_many(run, jobs, workers, progress):
+    for j, result in evaluate_many(published.evaluate_genotype, run, jobs, workers, progress):
         m, seed = todo[j]
         store(run, models[m][1], seed, result)
     cache = run.read_cache(CACHE_FILE)
@@ -79,5 +79,5 @@ def evaluate_missing(run: RunDir, published_models: list[tuple[str, Any]], front
         if m in stale:
             jobs.append((Evaluation(label, genotype), partial(published.store, run, label, genotype)))
         jobs += [(Evaluation(f"{label} at seed {seed}", genotype, seed), partial(store, run, genotype, seed)) for mm, seed in replicas if mm == m]
-    for j, result in evaluate_many(run, [e for e, _ in jobs], workers, progress):
+    for j, result in evaluate_many(published.evaluate_genotype, run, [e for e, _ in jobs], workers, progress):
         jobs[j][1](result)
