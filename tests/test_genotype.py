@@ -118,6 +118,7 @@ def test_json_schema_lists_every_mixer_kind():
         (lambda d: d["stages"][0]["mixer"].update(colour="red"), "stages[0].mixer.colour", "unknown field"),
         (lambda d: d["stages"][1].update(downsample={"kind": "none"}), "stages[1].downsample", "32-channel stage"),
         (lambda d: d["stages"][0].pop("ffn"), "stages[0].ffn", "needs an ffn"),
+        (lambda d: d["stages"][0].update(downsample={"kind": "none", "block_stride": 0}), "stages[0].downsample.block_stride", "not one of 1"),
         (lambda d: d.update(image_size=8, stem={"kind": "patchify", "channels": 16, "patch": 8}), "stages[1].downsample.kernel", "larger than the 1x1 map"),
     ],
 )

@@ -12,7 +12,7 @@ class NoDownsample(Spec):
     """No transition layer: the stage keeps the incoming resolution."""
 
     kind: Literal["none"] = "none"
-    block_stride: int = 1
+    block_stride: Literal[1] = 1
 
     def output(self, x: Shape, channels: int) -> Shape:
         return x
