@@ -28,12 +28,12 @@ def test_a_knee_only_where_a_point_lies_beyond_the_line_through_the_ends():
     assert knee_of([(0, 10), (10, 0)], MIN_MIN) is None and knee_of([[1], [3], [2]], [Objective("s", MAXIMIZE)]) is None
 
 
-@pytest.fixture
-def committed(tmp_path) -> Path:
-    """A copy of the committed result: its files only (no study.journal is committed)."""
-    src = ROOT / "results" / "hybrid_1.8g_train"
+@pytest.fixture(params=["hybrid_1.8g_train", "hybrid_1.8g_twins_train"])
+def committed(request, tmp_path) -> Path:
+    """A copy of a committed short-training result: its files only (no study.journal is committed)."""
+    src = ROOT / "results" / request.param
     if not (src / "trials.csv").is_file():
-        pytest.skip("results/hybrid_1.8g_train is not in this checkout")
+        pytest.skip(f"results/{request.param} is not in this checkout")
     out = tmp_path / "hybrid"
     shutil.copytree(src, out)
     assert not (out / "study.journal").exists()
@@ -52,6 +52,22 @@ def test_the_committed_front_names_a_knee_only_where_one_lies_beyond_its_ends(co
         assert result["knee"] is None and not any(r["knee"] for r in result["front"])
     else:
         assert [r["knee"] for r in front] == [i == knee for i in range(len(front))]
+
+
+@pytest.mark.slow
+def test_the_committed_report_with_seeds_comes_from_its_caches_alone(committed, monkeypatch, capsys):
+    """The README's `archspace report ... --seeds 3` on a copy retrains nothing: every published row and seed replica
+    it needs is in the committed published.json and seeds.json under the run's protocol."""
+    from archspace.search import published
+
+    def refuse(run, genotype, seed=None):
+        raise AssertionError(f"retrained {genotype.name} at seed {seed}: its row is not in the committed caches")
+
+    monkeypatch.setattr(published, "evaluate_genotype", refuse)
+    against = ["zoo", "transxnet_t", "contnet_s", "contnet_ti", "transcnn_small", "resnet50_scsc_v1"]
+    assert main(["report", str(committed), "--against", *against, "--seeds", "3"]) == 0
+    assert "evaluating" not in capsys.readouterr().out
+    assert not (committed / "study.journal").exists()
 
 
 def test_analysis_works_from_the_committed_files_alone_and_leaves_no_journal(committed, capsys):
