@@ -46,7 +46,7 @@ def test_the_cli_refuses_zero_workers_before_evaluating_anything(tiny_run, capsy
 
 
 def test_in_process_evaluations_come_in_order_with_a_line_as_each_starts_and_ends(tiny_run, monkeypatch):
-    monkeypatch.setattr(published, "evaluate_genotype", lambda run, genotype, seed=None: {"score": 0.25 + (seed or 0)})
+    monkeypatch.setattr(published, "evaluate_genotype", lambda run, genotype, seed=None, report=None: {"score": 0.25 + (seed or 0)})
     lines: list[str] = []
     g = zoo_genotype(PUBLISHED)
     out = list(evaluate_many(published.evaluate_genotype, RunDir(tiny_run), [Evaluation("a", g), Evaluation("b", g, 2)], 1, lines.append))
@@ -56,7 +56,7 @@ def test_in_process_evaluations_come_in_order_with_a_line_as_each_starts_and_end
 
 
 def test_an_evaluation_that_cannot_be_made_is_a_row_with_its_error(tiny_run, monkeypatch):
-    def refuse(run, genotype, seed=None):
+    def refuse(run, genotype, seed=None, report=None):
         raise ArchspaceError("data: no such task")
 
     monkeypatch.setattr(published, "evaluate_genotype", refuse)
@@ -95,7 +95,7 @@ def test_a_report_evaluates_model_by_model_with_each_models_seeds_together(tiny_
     from archspace.search import seeds
 
     calls = []
-    monkeypatch.setattr(published, "evaluate_genotype", lambda run, genotype, seed=None: calls.append((genotype.name, seed)) or {"score": 0.5})
+    monkeypatch.setattr(published, "evaluate_genotype", lambda run, genotype, seed=None, report=None: calls.append((genotype.name, seed)) or {"score": 0.5})
     run = RunDir(tiny_run)
     for f in ("published.json", "seeds.json"):
         (tiny_run / f).unlink(missing_ok=True)
@@ -109,3 +109,37 @@ def test_a_report_evaluates_model_by_model_with_each_models_seeds_together(tiny_
     assert calls == []
     for f in ("published.json", "seeds.json"):
         (tiny_run / f).unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("trained")
+    cfg = tiny_config(tmp, trials=2, evaluator={"kind": "train", "epochs": 2, "batch_size": 16})
+    assert main(["search", str(cfg), "--out", str(tmp / "run"), "--quiet"]) == 0
+    return tmp / "run"
+
+
+def _trained_genotype(run):
+    from archspace import load_genotype
+
+    return load_genotype(next((run / "genotypes").glob("*.json")))
+
+
+def test_a_training_says_each_epochs_accuracy_as_it_goes(trained_run):
+    """A published model can train for hours on one core: each epoch is a progress line, from the real evaluator."""
+    lines: list[str] = []
+    g = _trained_genotype(trained_run)
+    [(_, row)] = evaluate_many(published.evaluate_genotype, RunDir(trained_run), [Evaluation("m", g, 5)], 1, lines.append)
+    assert [line.split(",")[0] for line in lines[1:3]] == ["m: epoch 1/2", "m: epoch 2/2"]
+    assert lines[2].split(", ")[1] == f"validation accuracy {row['score']:.3f}"  # the last epoch's is the score
+
+
+@pytest.mark.slow
+def test_worker_processes_say_each_epoch_on_their_stderr(trained_run, capfd):
+    g = _trained_genotype(trained_run)
+    todo = [Evaluation("m", g, 5), Evaluation("n", g, 6)]
+    rows = dict(evaluate_many(published.evaluate_genotype, RunDir(trained_run), todo, 2, lambda line: None))
+    err = capfd.readouterr().err
+    for label, i in (("m", 0), ("n", 1)):
+        assert f"{label}: epoch 1/2, validation accuracy " in err
+        assert f"{label}: epoch 2/2, validation accuracy {rows[i]['score']:.3f}" in err

@@ -27,7 +27,7 @@ def evaluations(monkeypatch) -> list[str]:
     """Each evaluate_genotype call's genotype name, in order (the evaluation itself is faked)."""
     calls: list[str] = []
 
-    def fake(run, genotype, seed=None):
+    def fake(run, genotype, seed=None, report=None):
         calls.append(genotype.name)
         return {"name": genotype.name, "score": float(len(calls))}
 
@@ -110,7 +110,7 @@ def test_a_seed_replica_is_evaluated_again_when_the_network_the_evaluator_builds
     from archspace.search import seeds
 
     calls: list[int] = []
-    monkeypatch.setattr(published, "evaluate_genotype", lambda run, genotype, seed=None: calls.append(seed) or {"score": 0.5})
+    monkeypatch.setattr(published, "evaluate_genotype", lambda run, genotype, seed=None, report=None: calls.append(seed) or {"score": 0.5})
     models = [("u_dwconv_micro", zoo_genotype("u_dwconv_micro"))]
     seeds.replicate(run, models, 3)
     seeds.replicate(run, models, 3)

@@ -60,7 +60,7 @@ def test_the_committed_report_with_seeds_comes_from_its_caches_alone(committed, 
     it needs is in the committed published.json and seeds.json under the run's protocol."""
     from archspace.search import published
 
-    def refuse(run, genotype, seed=None):
+    def refuse(run, genotype, seed=None, report=None):
         raise AssertionError(f"retrained {genotype.name} at seed {seed}: its row is not in the committed caches")
 
     monkeypatch.setattr(published, "evaluate_genotype", refuse)

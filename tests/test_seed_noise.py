@@ -66,7 +66,7 @@ def fake(run: Path, monkeypatch) -> list:
     best = float(trials.loc[trials["state"] == "COMPLETE", "score"].max())
     calls = []
 
-    def evaluate(run_dir, genotype, seed=None):
+    def evaluate(run_dir, genotype, seed=None, report=None):
         calls.append((genotype.name, seed))
         if genotype.name == PUBLISHED:
             return {"name": PUBLISHED, "score": best - (0.4 if seed == 1 else 0.5), "flops": 1e12, "params": 1e6}

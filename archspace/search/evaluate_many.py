@@ -3,14 +3,16 @@
 The published models and seed replicas that `archspace report` / `archspace pareto` measure (archspace.search.published,
 archspace.search.seeds) go through `evaluate_many`: with `workers` 1 one after the other here; with N > 1 on N spawned
 processes, each training with one torch thread (as the search's workers and `bench build` do), yielding each result as
-it finishes so the caller caches it at once and a killed report resumes with what it had.
+it finishes so the caller caches it at once and a killed report resumes with what it had. A training says each epoch's
+validation accuracy as it goes (`EpochLines`): a published model's training can take hours on one core.
 """
 from __future__ import annotations
 
 import os
+import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing import get_context
 from typing import Any, Callable, Iterator
 
@@ -42,18 +44,36 @@ def check_workers(workers: int) -> int:
     return usable
 
 
-Evaluate = Callable[..., dict[str, Any]]  # (run, genotype, seed=...) -> row: archspace.search.published.evaluate_genotype
+Evaluate = Callable[..., dict[str, Any]]  # (run, genotype, seed=..., report=...) -> row: published.evaluate_genotype
+Progress = Callable[[str], None]
 
 
-def evaluate_safely(evaluate: Evaluate, run, genotype, seed: int | None) -> dict[str, Any]:
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+@dataclass
+class EpochLines:
+    """A training's `report(epoch, epochs, validation accuracy)` as progress lines, with the seconds since it began."""
+
+    label: str
+    progress: Progress = _stderr
+    start: float = field(default_factory=time.perf_counter, init=False)
+
+    def __call__(self, epoch: int, epochs: int, val_acc: float) -> None:
+        self.progress(f"{self.label}: epoch {epoch}/{epochs}, validation accuracy {val_acc:.3f}, "
+                      f"{time.perf_counter() - self.start:.0f} s")
+
+
+def evaluate_safely(evaluate: Evaluate, run, genotype, seed: int | None, report: EpochLines | None = None) -> dict[str, Any]:
     """`evaluate`, with an evaluation that cannot be made as a row holding its one-line `error`."""
     try:
-        return evaluate(run, genotype, seed=seed)
+        return evaluate(run, genotype, seed=seed, report=report)
     except ArchspaceError as err:
         return {"error": str(err)}
 
 
-def _in_worker(evaluate: Evaluate, run_path: str, genotype_json: str, seed: int | None) -> dict[str, Any]:
+def _in_worker(evaluate: Evaluate, run_path: str, genotype_json: str, seed: int | None, label: str | None) -> dict[str, Any]:
     import json
 
     import torch
@@ -62,14 +82,15 @@ def _in_worker(evaluate: Evaluate, run_path: str, genotype_json: str, seed: int 
     from archspace.search.rundir import RunDir
 
     torch.set_num_threads(WORKER_THREADS)
-    return evaluate_safely(evaluate, RunDir(run_path), genotype_from_dict(json.loads(genotype_json)), seed)
+    report = None if label is None else EpochLines(label)
+    return evaluate_safely(evaluate, RunDir(run_path), genotype_from_dict(json.loads(genotype_json)), seed, report)
 
 
 def evaluate_many(evaluate: Evaluate, run, todo: list[Evaluation], workers: int = 1,
-                  progress: Callable[[str], None] | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+                  progress: Progress | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
     """(index into `todo`, `evaluate`'s row) for each evaluation, in the order they finish (`evaluate` is a module-level
-    function, so workers import it by name); `progress` gets a line as each evaluation starts and one with its score
-    and seconds as it ends."""
+    function, so workers import it by name); `progress` gets a line as each evaluation starts, one per training epoch
+    (from a worker process: on its stderr) and one with its score and seconds as it ends."""
     from archspace.bench.job import watch_parent
     from archspace.genotype.io import canonical_json
 
@@ -87,7 +108,8 @@ def evaluate_many(evaluate: Evaluate, run, todo: list[Evaluation], workers: int 
     if workers == 1 or len(todo) <= 1:
         for i, item in enumerate(todo):
             t0 = started(i)
-            yield ended(i, t0, evaluate_safely(evaluate, run, item.genotype, item.seed))
+            report = EpochLines(item.label, progress) if progress else None
+            yield ended(i, t0, evaluate_safely(evaluate, run, item.genotype, item.seed, report))
         return
     run_path = str(run.path)
     with ProcessPoolExecutor(min(workers, len(todo)), mp_context=get_context("spawn"), initializer=watch_parent,
@@ -98,7 +120,8 @@ def evaluate_many(evaluate: Evaluate, run, todo: list[Evaluation], workers: int 
         def submit(k: int) -> None:
             for i in pending:
                 t0 = started(i)
-                running[pool.submit(_in_worker, evaluate, run_path, canonical_json(todo[i].genotype), todo[i].seed)] = (i, t0)
+                label = todo[i].label if progress else None
+                running[pool.submit(_in_worker, evaluate, run_path, canonical_json(todo[i].genotype), todo[i].seed, label)] = (i, t0)
                 k -= 1
                 if k == 0:
                     return

@@ -46,9 +46,11 @@ def built_or_none(run: RunDir, genotype) -> str | None:
         return None
 
 
-def evaluate_genotype(run: RunDir, genotype, seed: int | None = None) -> dict[str, Any]:
+def evaluate_genotype(run: RunDir, genotype, seed: int | None = None,
+                      report: Callable[[int, int, float], None] | None = None) -> dict[str, Any]:
     """One genotype under `run`'s protocol: its costs, budget violation and evaluation, as a published row.
-    `seed` replaces the run's seed (a seed replica, archspace.search.seeds); None is the run's own."""
+    `seed` replaces the run's seed (a seed replica, archspace.search.seeds); None is the run's own. A training
+    evaluator calls `report(epoch, epochs, validation accuracy)` after each epoch."""
     from archspace.cost.analytic import analytic_cost
     from archspace.genotype.adapt import adapt
     from archspace.search.constraints import max_violation, violations
@@ -63,7 +65,9 @@ def evaluate_genotype(run: RunDir, genotype, seed: int | None = None) -> dict[st
     b = ctx.bundle
     adapted = adapt(g, b.image_size, b.in_chans, b.num_classes)
     ev = analytic_cost(adapted).total
-    result = ctx.evaluator.evaluate(adapted, b, seed=ctx.cfg.seed if seed is None else seed, device=ctx.cfg.device)
+    epochs = ctx.evaluator.reported_epochs
+    per_epoch = None if report is None else (lambda epoch, acc: report(epoch, epochs, acc))
+    result = ctx.evaluator.evaluate(adapted, b, seed=ctx.cfg.seed if seed is None else seed, device=ctx.cfg.device, report=per_epoch)
     return published_row(genotype.name, g.id, costs.as_dict(), max_violation(violations(costs, ctx.cfg.budgets)),
                          adapted.image_size, ev.flops, ev.params, result)
 
