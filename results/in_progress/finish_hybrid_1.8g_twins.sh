@@ -25,7 +25,7 @@ for p in dst.rglob("*"):
         if new != t:
             p.write_text(new); print("rewrote", p)
 PY
-grep -rn "/work/\|hybrid_1.8g_twins[^_]" "$DST" | cut -c1-160 || true
+grep -rn "$PWD/\|hybrid_1.8g_twins[^_]" "$DST" | cut -c1-160 || true
 rm -rf /tmp/twcheck; cp -r "$DST" /tmp/twcheck
 cd /tmp && time archspace report /tmp/twcheck --against zoo transxnet_t contnet_s contnet_ti transcnn_small resnet50_scsc_v1 --seeds 3 2> /tmp/twcheck.err | tail -5
 grep -c "evaluating\|epoch" /tmp/twcheck.err || echo "no training lines: nothing retrained"
