@@ -8,16 +8,19 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+IN_PROGRESS = "in_progress"
 
 
 def committed_folders() -> list[Path]:
     """The folders under results/ that git tracks files in: a run in progress in its default folder (results/<name>,
-    ignored by .gitignore) is not a committed result. Outside a git checkout, every folder there."""
+    ignored by .gitignore) is not a committed result, nor is results/in_progress, where a long run's state is committed
+    so that it resumes across checkouts (its README says so) until it lands as results/<name>. Outside a git checkout,
+    every folder there but results/in_progress."""
     try:
         tracked = subprocess.run(["git", "-C", str(ROOT), "ls-files", "results"], capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
-        return sorted(p for p in (ROOT / "results").iterdir() if p.is_dir())
-    return sorted({ROOT / "results" / line.split("/")[1] for line in tracked.splitlines() if line.count("/") >= 2})
+        return sorted(p for p in (ROOT / "results").iterdir() if p.is_dir() and p.name != IN_PROGRESS)
+    return sorted({ROOT / "results" / line.split("/")[1] for line in tracked.splitlines() if line.count("/") >= 2} - {ROOT / "results" / IN_PROGRESS})
 
 
 FOLDERS = committed_folders()
