@@ -1,6 +1,7 @@
 """Trained-architecture tables: narrowing, the plan, the store, resume after kill -9, and the table evaluator."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -175,6 +176,29 @@ def test_build_resumes_after_kill_9_without_losing_or_repeating_a_row(tiny, tmp_
     shown = subprocess.run([sys.executable, "-m", "archspace.cli", "bench", "show", str(out), "--json"],
                            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)
     assert json.loads(shown.stdout)["rows"] == len(rows)
+
+
+@pytest.mark.slow  # one CLI run that generates the task: ~20 s on 2 cores
+def test_a_worker_killed_from_outside_ends_the_build_in_one_line_naming_its_trainings(tiny, tmp_path):
+    build = _cli(*_build_args(tiny, tmp_path / "table", workers=2))
+    t0 = time.time()
+    while not (workers := [pid for pid in _children(build.pid) if b"spawn_main" in _cmdline(pid)]):
+        assert build.poll() is None, build.communicate()[1]
+        assert time.time() - t0 < 240
+        time.sleep(0.05)
+    os.kill(workers[0], signal.SIGKILL)
+    _, err = build.communicate(timeout=120)
+    assert build.returncode == 2, err
+    last = err.strip().splitlines()[-1]
+    assert "Traceback" not in err and last.startswith("archspace: error: a worker process died")
+    assert re.search(r"while training [\w:]+ \w{12} seed \d", last), last
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def test_table_evaluator_looks_up_the_trained_accuracy_and_refuses_what_it_lacks(tiny, tmp_path):

@@ -7,19 +7,17 @@ only the missing (architecture, seed) pairs are trained.
 """
 from __future__ import annotations
 
-import os
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from archspace.bench.job import Job, run_job, watch_parent
+from archspace.bench.job import Job, run_job
 from archspace.bench.plan import Entry, all_entries, jobs
 from archspace.bench.protocol import TableProtocol
 from archspace.bench.store import TableStore
 from archspace.errors import ArchspaceError
+from archspace.worker_pool import in_workers
 
 
 def plan(protocol: TableProtocol) -> tuple[list[Entry], dict[str, int], tuple[int, int, int]]:
@@ -58,14 +56,22 @@ def _local(todo: list[Job], workers: int, device: str) -> Iterator[dict[str, Any
         for job in todo:
             yield run_job(job, device)
         return
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=watch_parent, initargs=(os.getpid(),)) as pool:
-        pending = iter(todo)
-        running = {pool.submit(run_job, job, device) for job in _take(pending, workers)}
-        while running:
-            finished, running = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                yield future.result()
-                running |= {pool.submit(run_job, job, device) for job in _take(pending, 1)}
+    jobs = [(job, device) for job in todo]
+    for _, row in in_workers(run_job, jobs, workers, lambda i: _label(todo[i])):
+        yield row
+
+
+def _label(job: Job) -> str:
+    return f"{job.row['source']} {job.key[0][:12]} seed {job.key[1]}"
+
+
+def _take(it: Iterator[Job], k: int) -> list[Job]:
+    out = []
+    for job in it:
+        out.append(job)
+        if len(out) == k:
+            break
+    return out
 
 
 def _ray(todo: list[Job], workers: int, device: str, address: str | None) -> Iterator[dict[str, Any]]:
@@ -92,15 +98,6 @@ def _ray(todo: list[Job], workers: int, device: str, address: str | None) -> Ite
 
 def device_wants_gpu(device: str) -> bool:
     return device.startswith("cuda")
-
-
-def _take(it: Iterator[Job], k: int) -> list[Job]:
-    out = []
-    for job in it:
-        out.append(job)
-        if len(out) == k:
-            break
-    return out
 
 
 def build_table(protocol: TableProtocol, out: str | Path, workers: int = 1, backend: str = "local", device: str = "auto",

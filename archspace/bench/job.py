@@ -6,7 +6,6 @@ it travels to a worker process or a Ray actor as is. The worker keeps the loaded
 from __future__ import annotations
 
 import json
-import os
 import platform
 import time
 from dataclasses import dataclass
@@ -46,19 +45,6 @@ def device_name(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return device
-
-
-def watch_parent(parent: int, every_s: float = 1.0) -> None:
-    """Worker-process initializer: exit as soon as the process that started this worker is gone (kill -9 of a build),
-    instead of training on, or idling, for a table nobody writes."""
-    import threading
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(every_s)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
 def run_job(job: Job, device: str = "auto") -> dict[str, Any]:

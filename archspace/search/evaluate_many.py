@@ -8,15 +8,13 @@ validation accuracy as it goes (`EpochLines`): a published model's training can 
 """
 from __future__ import annotations
 
-import os
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from typing import Any, Callable, Iterator
 
 from archspace.errors import ArchspaceError
+from archspace.worker_pool import in_workers
 
 WORKER_THREADS = 1  # torch threads per worker process: --workers N uses N cores
 
@@ -91,7 +89,6 @@ def evaluate_many(evaluate: Evaluate, run, todo: list[Evaluation], workers: int 
     """(index into `todo`, `evaluate`'s row) for each evaluation, in the order they finish (`evaluate` is a module-level
     function, so workers import it by name); `progress` gets a line as each evaluation starts, one per training epoch
     (from a worker process: on its stderr) and one with its score and seconds as it ends."""
-    from archspace.bench.job import watch_parent
     from archspace.genotype.io import canonical_json
 
     def started(i: int) -> float:
@@ -111,25 +108,11 @@ def evaluate_many(evaluate: Evaluate, run, todo: list[Evaluation], workers: int 
             report = EpochLines(item.label, progress) if progress else None
             yield ended(i, t0, evaluate_safely(evaluate, run, item.genotype, item.seed, report))
         return
-    run_path = str(run.path)
-    with ProcessPoolExecutor(min(workers, len(todo)), mp_context=get_context("spawn"), initializer=watch_parent,
-                             initargs=(os.getpid(),)) as pool:
-        pending = iter(range(len(todo)))
-        running: dict[Any, tuple[int, float]] = {}
+    times: dict[int, float] = {}
 
-        def submit(k: int) -> None:
-            for i in pending:
-                t0 = started(i)
-                label = todo[i].label if progress else None
-                running[pool.submit(_in_worker, evaluate, run_path, canonical_json(todo[i].genotype), todo[i].seed, label)] = (i, t0)
-                k -= 1
-                if k == 0:
-                    return
+    def submitted(i: int) -> None:
+        times[i] = started(i)
 
-        submit(min(workers, len(todo)))
-        while running:
-            finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
-            for future in finished:
-                i, t0 = running.pop(future)
-                yield ended(i, t0, future.result())
-                submit(1)
+    jobs = [(evaluate, str(run.path), canonical_json(item.genotype), item.seed, item.label if progress else None) for item in todo]
+    for i, result in in_workers(_in_worker, jobs, workers, lambda i: todo[i].label, submitted):
+        yield ended(i, times[i], result)
