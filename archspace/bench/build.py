@@ -65,15 +65,6 @@ def _label(job: Job) -> str:
     return f"{job.row['source']} {job.key[0][:12]} seed {job.key[1]}"
 
 
-def _take(it: Iterator[Job], k: int) -> list[Job]:
-    out = []
-    for job in it:
-        out.append(job)
-        if len(out) == k:
-            break
-    return out
-
-
 def _ray(todo: list[Job], workers: int, device: str, address: str | None) -> Iterator[dict[str, Any]]:
     try:
         import ray
@@ -98,6 +89,15 @@ def _ray(todo: list[Job], workers: int, device: str, address: str | None) -> Ite
 
 def device_wants_gpu(device: str) -> bool:
     return device.startswith("cuda")
+
+
+def _take(it: Iterator[Job], k: int) -> list[Job]:
+    out = []
+    for job in it:
+        out.append(job)
+        if len(out) == k:
+            break
+    return out
 
 
 def build_table(protocol: TableProtocol, out: str | Path, workers: int = 1, backend: str = "local", device: str = "auto",
