@@ -71,6 +71,14 @@ def test_closing_early_terminates_the_workers_without_waiting(tmp_path):
 
 
 def test_ctrl_c_while_waiting_stops_the_workers_at_once(tmp_path):
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # a Ctrl-C is a KeyboardInterrupt, whatever an earlier test installed
+    try:
+        _ctrl_c_while_waiting(tmp_path)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _ctrl_c_while_waiting(tmp_path):
     pid_file = tmp_path / "pid"
     results = in_workers(nap, [(LONG_S, str(pid_file))] * 2, 2, str)
     timer = threading.Timer(0.0, lambda: (_pid(pid_file), time.sleep(1.0), os.kill(os.getpid(), signal.SIGINT)))
